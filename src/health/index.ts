@@ -1,0 +1,35 @@
+// /health and /ready over HTTP. Health is red while `healthy()` says so (the daemon wires a probe
+// of the real query path into it); ready waits for every block and the first cluster sync.
+
+import { createServer, type Server } from "node:http";
+import { splitHostPort } from "../metrics/http.ts";
+
+export interface HealthChecks {
+  healthy(): boolean;
+  ready(): boolean;
+}
+
+export async function startHealthServer(
+  address: string,
+  path: "/health" | "/ready",
+  checks: HealthChecks,
+): Promise<Server> {
+  const { host, port } = splitHostPort(address);
+  const server = createServer((req, res) => {
+    const url = (req.url ?? "").split("?")[0];
+    if (url !== path) {
+      res.writeHead(404).end("not found\n");
+      return;
+    }
+    const ok = path === "/health" ? checks.healthy() : checks.ready();
+    res.writeHead(ok ? 200 : 503, { "Content-Type": "text/plain" }).end(ok ? "OK" : "not ready");
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host, port }, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return server;
+}

@@ -1,0 +1,33 @@
+// Serves /metrics for one registry on a host:port; several `prometheus` directives naming the same
+// address share one listener.
+
+import { createServer, type Server } from "node:http";
+import type { Registry } from "prom-client";
+
+export function splitHostPort(address: string, defaultHost = "0.0.0.0"): { host: string; port: number } {
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(address);
+  if (m === null) return { host: address || defaultHost, port: 9153 };
+  return { host: m[1] === "" ? defaultHost : m[1]!, port: Number(m[2]) };
+}
+
+export async function startMetricsServer(address: string, registry: Registry): Promise<Server> {
+  const { host, port } = splitHostPort(address);
+  const server = createServer((req, res) => {
+    if (req.url !== "/metrics" && !req.url?.startsWith("/metrics?")) {
+      res.writeHead(404).end("not found\n");
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { "Content-Type": registry.contentType }).end(text),
+      (error: unknown) => res.writeHead(500).end(String(error)),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host, port }, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return server;
+}

@@ -1,0 +1,163 @@
+// One prom-client Registry with CoreDNS's metric names, labels and buckets, so existing
+// node-local-dns dashboards and alerts keep working.
+
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+const DURATION_BUCKETS = Array.from({ length: 16 }, (_, i) => 0.00025 * 2 ** i);
+const SIZE_BUCKETS = [0, 100, 200, 300, 400, 511, 1023, 2047, 4095, 8291, 16e3, 32e3, 48e3, 64e3];
+
+export function createMetrics(version: string) {
+  const registry = new Registry();
+  // Gauges read at scrape time (cache sizes) register a collector here instead of counting per query.
+  const collectors = new Set<() => void>();
+  const r = [registry];
+  const m = {
+    registry,
+    collectors,
+    requests: new Counter({
+      name: "coredns_dns_requests_total",
+      help: "Counter of DNS requests made per zone, protocol and family.",
+      labelNames: ["server", "zone", "view", "proto", "family", "type"],
+      registers: r,
+    }),
+    responses: new Counter({
+      name: "coredns_dns_responses_total",
+      help: "Counter of response status codes.",
+      labelNames: ["server", "zone", "view", "rcode", "plugin"],
+      registers: r,
+    }),
+    duration: new Histogram({
+      name: "coredns_dns_request_duration_seconds",
+      help: "Histogram of the time (in seconds) each request took.",
+      labelNames: ["server", "zone", "view", "type"],
+      buckets: DURATION_BUCKETS,
+      registers: r,
+    }),
+    requestSize: new Histogram({
+      name: "coredns_dns_request_size_bytes",
+      help: "Size of the EDNS0 UDP buffer in bytes (64K for TCP).",
+      labelNames: ["server", "zone", "view", "proto"],
+      buckets: SIZE_BUCKETS,
+      registers: r,
+    }),
+    responseSize: new Histogram({
+      name: "coredns_dns_response_size_bytes",
+      help: "Size of the returned response in bytes.",
+      labelNames: ["server", "zone", "view", "proto"],
+      buckets: SIZE_BUCKETS,
+      registers: r,
+    }),
+    cacheEntries: new Gauge({
+      name: "coredns_cache_entries",
+      help: "The number of elements in the cache.",
+      labelNames: ["server", "type", "zones", "view"],
+      registers: r,
+      collect() {
+        for (const collect of collectors) collect();
+      },
+    }),
+    cacheRequests: new Counter({
+      name: "coredns_cache_requests_total",
+      help: "The count of cache requests.",
+      labelNames: ["server", "zones", "view"],
+      registers: r,
+    }),
+    cacheHits: new Counter({
+      name: "coredns_cache_hits_total",
+      help: "The count of cache hits.",
+      labelNames: ["server", "type", "zones", "view"],
+      registers: r,
+    }),
+    cacheMisses: new Counter({
+      name: "coredns_cache_misses_total",
+      help: "The count of cache misses. Deprecated, derive misses from cache hits/requests counters.",
+      labelNames: ["server", "zones", "view"],
+      registers: r,
+    }),
+    cachePrefetch: new Counter({
+      name: "coredns_cache_prefetch_total",
+      help: "The number of times the cache has prefetched a cached item.",
+      labelNames: ["server", "zones", "view"],
+      registers: r,
+    }),
+    cacheServedStale: new Counter({
+      name: "coredns_cache_served_stale_total",
+      help: "The number of requests served from stale cache entries.",
+      labelNames: ["server", "zones", "view"],
+      registers: r,
+    }),
+    cacheEvictions: new Counter({
+      name: "coredns_cache_evictions_total",
+      help: "The count of cache evictions.",
+      labelNames: ["server", "type", "zones", "view"],
+      registers: r,
+    }),
+    proxyDuration: new Histogram({
+      name: "coredns_proxy_request_duration_seconds",
+      help: "Histogram of the time each request took.",
+      labelNames: ["proxy_name", "to", "rcode"],
+      buckets: DURATION_BUCKETS,
+      registers: r,
+    }),
+    proxyHealthcheckFailures: new Counter({
+      name: "coredns_proxy_healthcheck_failures_total",
+      help: "Counter of the number of failed healthchecks.",
+      labelNames: ["proxy_name", "to"],
+      registers: r,
+    }),
+    forwardHealthcheckBroken: new Counter({
+      name: "coredns_forward_healthcheck_broken_total",
+      help: "Counter of the number of complete failures of the healthchecks.",
+      registers: r,
+    }),
+    forwardMaxConcurrentRejects: new Counter({
+      name: "coredns_forward_max_concurrent_rejects_total",
+      help: "Counter of the number of queries rejected because the concurrent queries were at maximum.",
+      registers: r,
+    }),
+    reloadFailed: new Counter({
+      name: "coredns_reload_failed_total",
+      help: "Counter of the number of failed reload attempts.",
+      registers: r,
+    }),
+    buildInfo: new Gauge({
+      name: "coredns_build_info",
+      help: "A metric with a constant '1' value labeled by version, revision, and goversion from which CoreDNS was built.",
+      labelNames: ["version", "revision", "goversion"],
+      registers: r,
+    }),
+    panics: new Counter({
+      name: "coredns_panics_total",
+      help: "A metrics that counts the number of panics.",
+      registers: r,
+    }),
+    // Ours, in the same style, for what CoreDNS lacks.
+    inFlight: new Gauge({
+      name: "coredns_nodelocaldns_inflight_queries",
+      help: "Queries received and not yet answered.",
+      registers: r,
+    }),
+    coalesced: new Counter({
+      name: "coredns_nodelocaldns_coalesced_queries_total",
+      help: "Cache misses that joined an identical upstream query already in flight.",
+      labelNames: ["server", "zones", "view"],
+      registers: r,
+    }),
+    tcpConnections: new Gauge({
+      name: "coredns_nodelocaldns_upstream_tcp_connections",
+      help: "Pooled TCP connections open to each upstream.",
+      labelNames: ["to"],
+      registers: r,
+    }),
+    dropped: new Counter({
+      name: "coredns_nodelocaldns_dropped_packets_total",
+      help: "Packets dropped without an answer because no DNS header could be read.",
+      labelNames: ["server", "proto"],
+      registers: r,
+    }),
+  };
+  m.buildInfo.labels(version, "", `node${process.versions.node}`).set(1);
+  return m;
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,43 @@
+// Forwarding in the chain: names within FROM (and not excepted) go to the upstream pool.
+
+import { errorReply, RCODE, upstreamQuery } from "../dns/index.ts";
+import type { Forwarder } from "../forward/index.ts";
+import { deliver, type Handler, type Next } from "./chain.ts";
+import type { Query } from "./query.ts";
+
+export class ForwardPlugin implements Handler {
+  readonly name = "forward" as const;
+  readonly forwarder: Forwarder;
+  private readonly onError: (error: unknown) => void;
+
+  constructor(forwarder: Forwarder, onError: (error: unknown) => void) {
+    this.forwarder = forwarder;
+    this.onError = onError;
+  }
+
+  handle(query: Query, next: Next): void {
+    if (!this.forwarder.handles(query.buf, 12, query.qnameEnd)) {
+      next(query);
+      return;
+    }
+    this.forwarder.query(
+      upstreamQuery(query, 0),
+      (outcome) => {
+        query.plugin = "forward";
+        try {
+          if (outcome.kind === "reply") deliver(query, outcome.reply);
+          else deliver(query, errorReply(query, outcome.kind === "refused" ? RCODE.REFUSED : RCODE.SERVFAIL));
+        } catch (error) {
+          // Per-query failures end here: this runs from a socket callback, outside dispatch's guard.
+          this.onError(error);
+          if (!query.answered) query.sendFinal(errorReply(query, RCODE.SERVFAIL));
+        }
+      },
+      query.transport.proto,
+    );
+  }
+
+  close(): Promise<void> {
+    return this.forwarder.close();
+  }
+}

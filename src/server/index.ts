@@ -1,0 +1,6 @@
+// Listeners, routing and the chain.
+export { CachePlugin } from "./cache-plugin.ts";
+export { CHAIN_ORDER, composeChain, deliver, type Handler, type Next, type PluginName } from "./chain.ts";
+export { ForwardPlugin } from "./forward-plugin.ts";
+export { Query } from "./query.ts";
+export { DnsServer, type HandlerFactory, type ServerDeps } from "./server.ts";

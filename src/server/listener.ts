@@ -1,0 +1,147 @@
+// One address:port: a UDP socket and a TCP server feeding the dispatcher. The router is swapped on
+// reload without touching the sockets.
+
+import dgram from "node:dgram";
+import net from "node:net";
+import { type DispatchHooks, dispatch } from "./dispatch.ts";
+import { Query, type Transport } from "./query.ts";
+import type { Router } from "./router.ts";
+
+/** Idle TCP connections are closed after this long (CoreDNS: 10 s). */
+const TCP_IDLE_MS = 10_000;
+const MAX_TCP_BUFFER = 65_537;
+
+export interface ListenerOptions {
+  host: string;
+  port: number;
+  hooks: DispatchHooks;
+  reusePort: boolean;
+  /** Queries in flight: started before dispatch, finished when answered (or dropped, via hooks). */
+  started(): void;
+  finished(): void;
+}
+
+export class Listener {
+  readonly host: string;
+  readonly port: number;
+  /** The `server` metric label, CoreDNS style: dns://ADDR:PORT. */
+  readonly serverLabel: string;
+  router: Router;
+  private readonly hooks: DispatchHooks;
+  private readonly reusePort: boolean;
+  private readonly started: () => void;
+  private udp: dgram.Socket | null = null;
+  private tcp: net.Server | null = null;
+  private readonly connections = new Set<net.Socket>();
+  private readonly family: 1 | 2;
+  private readonly udpTransport: Transport;
+  private readonly tcpTransport: Transport;
+
+  constructor(options: ListenerOptions, router: Router) {
+    this.host = options.host;
+    this.port = options.port;
+    this.family = net.isIPv6(options.host) ? 2 : 1;
+    this.serverLabel = `dns://${this.family === 2 ? `[${options.host}]` : options.host}:${options.port}`;
+    this.router = router;
+    this.hooks = options.hooks;
+    this.reusePort = options.reusePort;
+    this.started = options.started;
+    const finished = options.finished;
+    this.udpTransport = {
+      proto: "udp",
+      send: (query, reply) => {
+        finished();
+        this.udp?.send(reply, query.remotePort, query.remoteAddress);
+      },
+    };
+    this.tcpTransport = {
+      proto: "tcp",
+      send: (query, reply) => {
+        finished();
+        const socket = query.connection as net.Socket;
+        if (socket.destroyed || !socket.writable) return;
+        const framed = Buffer.allocUnsafe(reply.length + 2);
+        framed.writeUInt16BE(reply.length, 0);
+        reply.copy(framed, 2);
+        socket.write(framed);
+      },
+    };
+  }
+
+  async start(): Promise<void> {
+    const udp = dgram.createSocket({ type: this.family === 2 ? "udp6" : "udp4", reusePort: this.reusePort });
+    udp.on("message", (packet, rinfo) => {
+      const query = new Query(this.udpTransport, rinfo.address, rinfo.port, this.family);
+      this.started();
+      dispatch(query, packet, this.router, this.hooks);
+    });
+    udp.on("error", () => {}); // per-send errors (e.g. ICMP unreachable) must not crash the daemon
+    await new Promise<void>((resolve, reject) => {
+      udp.once("error", reject);
+      udp.bind({ address: this.host, port: this.port, exclusive: true }, () => {
+        udp.off("error", reject);
+        resolve();
+      });
+    });
+    this.udp = udp;
+    const tcp = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+    tcp.on("error", () => {});
+    await new Promise<void>((resolve, reject) => {
+      tcp.once("error", reject);
+      tcp.listen({ host: this.host, port: this.port, reusePort: this.reusePort, backlog: 1024 }, () => {
+        tcp.off("error", reject);
+        resolve();
+      });
+    });
+    this.tcp = tcp;
+  }
+
+  /** Stop reading new queries; answers still in flight go out on TCP connections until `closeAll`. */
+  async stopAccepting(): Promise<void> {
+    const tcp = this.tcp;
+    this.tcp = null;
+    if (tcp !== null) await new Promise<void>((resolve) => tcp.close(() => resolve()));
+  }
+
+  async close(): Promise<void> {
+    await this.stopAccepting();
+    for (const socket of this.connections) socket.end();
+    const udp = this.udp;
+    this.udp = null;
+    if (udp !== null) await new Promise<void>((resolve) => udp.close(() => resolve()));
+    for (const socket of this.connections) socket.destroy();
+  }
+
+  get key(): string {
+    return `${this.host}:${this.port}`;
+  }
+
+  private accept(socket: net.Socket): void {
+    this.connections.add(socket);
+    socket.setTimeout(TCP_IDLE_MS, () => socket.destroy());
+    socket.on("close", () => this.connections.delete(socket));
+    socket.on("error", () => socket.destroy());
+    const remoteAddress = socket.remoteAddress ?? "";
+    const remotePort = socket.remotePort ?? 0;
+    let pending: Buffer | null = null;
+    socket.on("data", (chunk: Buffer) => {
+      let data = pending === null ? chunk : Buffer.concat([pending, chunk]);
+      pending = null;
+      while (data.length >= 2) {
+        const length = data.readUInt16BE(0);
+        if (data.length < length + 2) break;
+        // A copy, so the query owns its bytes while it waits for an upstream.
+        const packet = Buffer.from(data.subarray(2, 2 + length));
+        data = data.subarray(2 + length);
+        const query = new Query(this.tcpTransport, remoteAddress, remotePort, this.family);
+        query.connection = socket;
+        this.started();
+        dispatch(query, packet, this.router, this.hooks);
+      }
+      if (data.length > 0) {
+        if (data.length > MAX_TCP_BUFFER) socket.destroy();
+        else pending = Buffer.from(data);
+      }
+    });
+  }
+}

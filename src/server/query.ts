@@ -1,0 +1,55 @@
+// One query in flight: the parsed view plus where and how its answer goes.
+
+import { QueryView } from "../dns/index.ts";
+import type { ZoneMetrics } from "../metrics/index.ts";
+
+/** How an answer leaves: a UDP socket or a TCP connection. */
+export interface Transport {
+  readonly proto: "udp" | "tcp";
+  send(query: Query, reply: Buffer): void;
+}
+
+/** Receives the finished reply, e.g. for metrics and query logs. */
+export interface ReplyObserver {
+  replied(query: Query, reply: Buffer): void;
+}
+
+/** Intercepts a downstream reply before it is rendered for the client (the cache's flights). */
+export interface ReplyInterceptor {
+  complete(query: Query, reply: Buffer): void;
+}
+
+export class Query extends QueryView {
+  transport: Transport;
+  remoteAddress: string;
+  remotePort: number;
+  family: 1 | 2;
+  /** The client's size limit for this reply: the EDNS/512 rule over UDP, 65535 over TCP. */
+  limit = 65535;
+  startedAt = 0;
+  /** The plugin that wrote the answer (the `plugin` label of coredns_dns_responses_total). */
+  plugin = "";
+  interceptor: ReplyInterceptor | null = null;
+  observer: ReplyObserver | null = null;
+  /** Metric handles of the matched (server, zone). */
+  zoneMetrics: ZoneMetrics | null = null;
+  /** Opaque per-connection state (TCP: the connection). */
+  connection: unknown = null;
+  answered = false;
+
+  constructor(transport: Transport, remoteAddress: string, remotePort: number, family: 1 | 2) {
+    super();
+    this.transport = transport;
+    this.remoteAddress = remoteAddress;
+    this.remotePort = remotePort;
+    this.family = family;
+  }
+
+  /** Send a finished, client-ready reply; later calls are ignored (exactly one answer). */
+  sendFinal(reply: Buffer): void {
+    if (this.answered) return;
+    this.answered = true;
+    this.transport.send(this, reply);
+    this.observer?.replied(this, reply);
+  }
+}

@@ -1,0 +1,38 @@
+// Picks the server block for a query on one listener: the longest zone that contains the qname.
+
+import { nameInZone, nameToWire } from "../dns/index.ts";
+import type { ZoneMetrics } from "../metrics/index.ts";
+import type { Next } from "./chain.ts";
+
+export interface Route {
+  zone: string;
+  zoneWire: Buffer;
+  /** The block's composed chain. */
+  entry: Next;
+  metrics: ZoneMetrics;
+}
+
+export class Router {
+  private readonly routes: Route[];
+
+  constructor(routes: Route[]) {
+    this.routes = [...routes].sort((a, b) => b.zoneWire.length - a.zoneWire.length);
+  }
+
+  static zoneWire(zone: string): Buffer {
+    return nameToWire(zone);
+  }
+
+  route(buf: Buffer, qnameEnd: number): Route | undefined {
+    const routes = this.routes;
+    for (let i = 0; i < routes.length; i++) {
+      const r = routes[i]!;
+      if (nameInZone(buf, 12, qnameEnd, r.zoneWire)) return r;
+    }
+    return undefined;
+  }
+
+  get size(): number {
+    return this.routes.length;
+  }
+}

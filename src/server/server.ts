@@ -1,0 +1,195 @@
+// Builds listeners and block chains from a Config; swaps chains on reload; drains on stop.
+
+import net from "node:net";
+import type { Now } from "../clock/index.ts";
+import type { Config, ServerBlock } from "../config/types.ts";
+import type { Logger } from "../log/index.ts";
+import { type Metrics, ZoneMetrics } from "../metrics/index.ts";
+import { CachePlugin } from "./cache-plugin.ts";
+import { composeChain, endOfChain, type Handler, type Next } from "./chain.ts";
+import type { DispatchHooks } from "./dispatch.ts";
+import { Listener } from "./listener.ts";
+import { MetricsPlugin } from "./metrics-plugin.ts";
+import type { Query } from "./query.ts";
+import { type Route, Router } from "./router.ts";
+
+/** Builds the handlers a block needs beyond metrics and cache (forward, kubernetes, loop). */
+export type HandlerFactory = (block: ServerBlock) => Handler[];
+
+export interface ServerDeps {
+  now: Now;
+  /** High-resolution milliseconds, for durations. */
+  clock: () => number;
+  metrics: Metrics;
+  log: Logger;
+  handlers: HandlerFactory;
+  reusePort: boolean;
+  /** Called for every answered query (query logging). */
+  onReplied?: (query: Query, reply: Buffer) => void;
+}
+
+interface BlockRuntime {
+  block: ServerBlock;
+  entry: Next;
+  handlers: Handler[];
+}
+
+const WILDCARD = "::";
+
+export class DnsServer {
+  private readonly deps: ServerDeps;
+  private readonly listeners = new Map<string, Listener>();
+  private runtimes: BlockRuntime[] = [];
+  private inflightCount = 0;
+  private readonly hooks: DispatchHooks;
+
+  constructor(deps: ServerDeps) {
+    this.deps = deps;
+    this.hooks = {
+      clock: deps.clock,
+      dropped: (query) => {
+        this.finished();
+        deps.metrics.dropped.labels(query.transport.proto, query.transport.proto).inc();
+      },
+      failed: (query, error) => {
+        deps.metrics.panics.inc();
+        deps.log.error({ err: error, qtype: query.qtype }, "query handling failed");
+      },
+    };
+  }
+
+  private finished(): void {
+    this.inflightCount--;
+    this.deps.metrics.inFlight.dec();
+  }
+
+  get inflight(): number {
+    return this.inflightCount;
+  }
+
+  /** Where each block listens: "host:port" keys, wildcard as "::". */
+  static addressesOf(block: ServerBlock): string[] {
+    const hosts = block.bind.length > 0 ? block.bind : [WILDCARD];
+    return hosts.map((host) => `${host}|${block.port}`);
+  }
+
+  /** Build chains for `config` and bind (or re-route) listeners; old chains are closed after. */
+  async apply(config: Config): Promise<void> {
+    const runtimes = config.blocks.map((block) => this.buildRuntime(block));
+    const routesByAddress = new Map<string, { block: BlockRuntime; zone: string }[]>();
+    for (const runtime of runtimes) {
+      for (const address of DnsServer.addressesOf(runtime.block)) {
+        const list = routesByAddress.get(address) ?? [];
+        for (const zone of runtime.block.zones) list.push({ block: runtime, zone });
+        routesByAddress.set(address, list);
+      }
+    }
+    const started: Listener[] = [];
+    try {
+      for (const [address, entries] of routesByAddress) {
+        const [host, port] = address.split("|") as [string, string];
+        const existing = this.listeners.get(address);
+        const label = host === WILDCARD ? `dns://:${port}` : undefined;
+        const router = (l: { serverLabel: string }) =>
+          new Router(entries.map((e) => this.route(e.block, e.zone, label ?? l.serverLabel)));
+        if (existing !== undefined) {
+          existing.router = router(existing);
+          continue;
+        }
+        const listener = new Listener(
+          {
+            host,
+            port: Number(port),
+            hooks: this.hooks,
+            reusePort: this.deps.reusePort,
+            started: () => {
+              this.inflightCount++;
+              this.deps.metrics.inFlight.inc();
+            },
+            finished: () => this.finished(),
+          },
+          new Router([]),
+        );
+        listener.router = router(listener);
+        await listener.start();
+        started.push(listener);
+        this.listeners.set(address, listener);
+      }
+    } catch (error) {
+      for (const listener of started) {
+        await listener.close();
+        this.listeners.delete(`${listener.host}|${listener.port}`);
+      }
+      for (const runtime of runtimes) await closeHandlers(runtime.handlers);
+      throw error;
+    }
+    for (const [address, listener] of this.listeners) {
+      if (!routesByAddress.has(address)) {
+        await listener.close();
+        this.listeners.delete(address);
+      }
+    }
+    const old = this.runtimes;
+    this.runtimes = runtimes;
+    // Queries already inside the old chains finish there; close their resources a little later.
+    setTimeout(() => {
+      for (const runtime of old) void closeHandlers(runtime.handlers);
+    }, 6000).unref();
+  }
+
+  /** Every handler of a kind across blocks (e.g. all caches, for invalidation). */
+  handlersNamed<T extends Handler>(name: Handler["name"]): T[] {
+    return this.runtimes.flatMap((r) => r.handlers.filter((h) => h.name === name) as T[]);
+  }
+
+  listening(): { host: string; port: number }[] {
+    return [...this.listeners.values()].map((l) => ({ host: l.host, port: l.port }));
+  }
+
+  /** Stop taking queries, answer those in flight (up to `drainMs`), close everything. */
+  async stop(drainMs: number): Promise<void> {
+    for (const listener of this.listeners.values()) await listener.stopAccepting();
+    const deadline = Date.now() + drainMs;
+    while (this.inflightCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const listener of this.listeners.values()) await listener.close();
+    this.listeners.clear();
+    for (const runtime of this.runtimes) await closeHandlers(runtime.handlers);
+    this.runtimes = [];
+  }
+
+  private buildRuntime(block: ServerBlock): BlockRuntime {
+    const { deps } = this;
+    const handlers: Handler[] = [];
+    if (block.prometheus !== null) handlers.push(new MetricsPlugin(deps.clock, deps.onReplied ?? null));
+    if (block.cache !== null) {
+      const zones = (block.cache.zones.length > 0 ? block.cache.zones : block.zones).join(" ");
+      const server = block.bind.length > 0 ? `dns://${formatHost(block.bind[0]!)}:${block.port}` : `dns://:${block.port}`;
+      handlers.push(new CachePlugin(block.cache, block.zones, deps.now, deps.metrics, { server, zones }));
+    }
+    handlers.push(...deps.handlers(block));
+    return { block, handlers, entry: composeChain(handlers, endOfChain) };
+  }
+
+  private route(runtime: BlockRuntime, zone: string, serverLabel: string): Route {
+    return {
+      zone,
+      zoneWire: Router.zoneWire(zone),
+      entry: runtime.entry,
+      metrics: new ZoneMetrics(this.deps.metrics, serverLabel, zone),
+    };
+  }
+}
+
+function formatHost(host: string): string {
+  return net.isIPv6(host) ? `[${host}]` : host;
+}
+
+async function closeHandlers(handlers: Handler[]): Promise<void> {
+  for (const handler of handlers) {
+    try {
+      await handler.close?.();
+    } catch {
+      // closing is best effort
+    }
+  }
+}
