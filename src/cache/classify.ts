@@ -1,7 +1,7 @@
 // Which store a reply belongs in and for how long (CoreDNS cache semantics, RFC 2308 for denials).
 
-import { FLAG_TC, RCODE, type ReplyScan } from "../dns/index.ts";
 import type { CacheConfig } from "../config/types.ts";
+import { FLAG_TC, RCODE, type ReplyScan } from "../dns/index.ts";
 
 export type StoreKind = "success" | "denial";
 
@@ -12,7 +12,7 @@ export interface Placement {
 }
 
 function clamp(value: number, min: number, max: number): number {
-  return value < min ? min : value > max ? max : value;
+  return value < min ? min : Math.min(value, max);
 }
 
 /** Where to cache `reply`, or null when it must not be cached. */

@@ -4,9 +4,9 @@ import { LRUCache } from "lru-cache";
 import type { Now } from "../clock/index.ts";
 import type { CacheConfig } from "../config/types.ts";
 import {
-  renderStored,
   type QueryView,
   type ReplyScan,
+  renderStored,
   type StoredReply,
   sameQuestion,
   scanReply,
@@ -52,7 +52,10 @@ export class PacketCache {
           if (reason === "evict") observer?.evicted(kind);
         },
       });
-    this.stores = { success: make("success", config.success.capacity), denial: make("denial", config.denial.capacity) };
+    this.stores = {
+      success: make("success", config.success.capacity),
+      denial: make("denial", config.denial.capacity),
+    };
   }
 
   /** The entry for this query if one is stored and still servable (fresh or within serve_stale). */

@@ -103,7 +103,7 @@ export function parseQuery(buf: Buffer, view: QueryView): ParseResult {
       if (view.hasOpt || nameEnd !== offset + 1) return PARSE_FORMERR; // duplicate, or owner not root
       view.hasOpt = true;
       const size = (buf[nameEnd + 2]! << 8) | buf[nameEnd + 3]!;
-      view.udpSize = size < MIN_UDP_SIZE ? MIN_UDP_SIZE : size;
+      view.udpSize = Math.max(size, MIN_UDP_SIZE);
       view.dnssecOk = (((buf[nameEnd + 6]! << 8) | buf[nameEnd + 7]!) & EDNS_DO) !== 0;
     }
     offset = next;

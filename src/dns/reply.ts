@@ -93,7 +93,7 @@ export function renderStored(
   const ttls = stored.ttls;
   for (let i = 0; i < offsets.length; i++) {
     const ttl = ttls[i]! - elapsedSec;
-    out.writeUInt32BE(ttl > 0 ? ttl : 0, offsets[i]!);
+    out.writeUInt32BE(Math.max(ttl, 0), offsets[i]!);
   }
   if (view.hasOpt) {
     writeOpt(out, wire.length, view.dnssecOk);

@@ -1,6 +1,6 @@
 // The order of the chain, declared once, as data; and its composition per server block.
 
-import { errorReply, RCODE, renderStored, scanReply, toStored, FLAG_AA } from "../dns/index.ts";
+import { errorReply, FLAG_AA, RCODE, renderStored, scanReply, toStored } from "../dns/index.ts";
 import type { Query } from "./query.ts";
 
 /** Every block runs its plugins in exactly this order; absent ones are skipped. */

@@ -10,6 +10,8 @@ import type { Router } from "./router.ts";
 /** Idle TCP connections are closed after this long (CoreDNS: 10 s). */
 const TCP_IDLE_MS = 10_000;
 const MAX_TCP_BUFFER = 65_537;
+/** A deep socket receive queue absorbs bursts (the kernel caps it at net.core.rmem_max). */
+const UDP_BUFFER_BYTES = 4 << 20;
 
 export interface ListenerOptions {
   host: string;
@@ -83,6 +85,12 @@ export class Listener {
         resolve();
       });
     });
+    try {
+      udp.setRecvBufferSize(UDP_BUFFER_BYTES);
+      udp.setSendBufferSize(UDP_BUFFER_BYTES);
+    } catch {
+      // keep the kernel's default when it refuses
+    }
     this.udp = udp;
     const tcp = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     tcp.on("error", () => {});

@@ -163,7 +163,8 @@ export class DnsServer {
     if (block.prometheus !== null) handlers.push(new MetricsPlugin(deps.clock, deps.onReplied ?? null));
     if (block.cache !== null) {
       const zones = (block.cache.zones.length > 0 ? block.cache.zones : block.zones).join(" ");
-      const server = block.bind.length > 0 ? `dns://${formatHost(block.bind[0]!)}:${block.port}` : `dns://:${block.port}`;
+      const server =
+        block.bind.length > 0 ? `dns://${formatHost(block.bind[0]!)}:${block.port}` : `dns://:${block.port}`;
       handlers.push(new CachePlugin(block.cache, block.zones, deps.now, deps.metrics, { server, zones }));
     }
     handlers.push(...deps.handlers(block));

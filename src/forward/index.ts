@@ -1,0 +1,128 @@
+// The upstream forwarder (CoreDNS `forward` semantics): pooled pipelined TCP or per-query UDP,
+// policy order, health tracking with probes, max_concurrent, and a per-query deadline.
+
+import type { ForwardConfig } from "../config/types.ts";
+import { HEADER_LENGTH, nameInZone, nameToWire, skipName } from "../dns/index.ts";
+import { Policy } from "./policy.ts";
+import { QueryTask, type TaskContext } from "./task.ts";
+import type { ClientProto, ForwardCallback, ForwardDeps, ForwardTuning, UpstreamState } from "./types.ts";
+import { Upstream } from "./upstream.ts";
+
+export { encodeFrame, FrameReader } from "./frame.ts";
+export type * from "./types.ts";
+
+export const DEFAULT_TUNING: Readonly<ForwardTuning> = Object.freeze({
+  attemptTimeoutMs: 2000,
+  deadlineMs: 5000,
+  probeTimeoutMs: 1000,
+  maxConnections: 8,
+  pipelineDepth: 32,
+});
+
+export class Forwarder {
+  readonly config: ForwardConfig;
+  private readonly deps: ForwardDeps;
+  private readonly list: Upstream[];
+  private readonly tasks = new Set<QueryTask>();
+  private readonly fromWire: Buffer;
+  private readonly exceptWire: Buffer[];
+  private readonly ctx: TaskContext;
+  private closed = false;
+
+  constructor(config: ForwardConfig, deps: ForwardDeps) {
+    if (config.to.length === 0) throw new RangeError(`forward ${config.from}: no upstream addresses`);
+    this.config = config;
+    this.deps = deps;
+    const tuning: ForwardTuning = { ...DEFAULT_TUNING, ...deps.tuning };
+    this.fromWire = nameToWire(config.from);
+    this.exceptWire = config.except.map((zone) => nameToWire(zone));
+    this.list = config.to.map(
+      (to) =>
+        new Upstream(
+          {
+            host: to.host,
+            port: to.port,
+            forceTcp: config.forceTcp,
+            maxFails: config.maxFails,
+            expireMs: config.expireMs,
+            healthCheckMs: config.healthCheckMs,
+            healthCheckNoRec: config.healthCheckNoRec,
+            healthCheckDomain: config.healthCheckDomain,
+          },
+          tuning,
+          deps,
+        ),
+    );
+    const tasks = this.tasks;
+    this.ctx = {
+      upstreams: this.list,
+      policy: new Policy<Upstream>(config.policy),
+      tuning,
+      deps,
+      finished(task) {
+        tasks.delete(task);
+      },
+    };
+  }
+
+  /**
+   * Whether this forwarder takes the (uncompressed, any case) wire name at [start, end) of `qname`:
+   * inside FROM and outside every `except` zone.
+   */
+  handles(qname: Buffer, start = 0, end = qname.length): boolean {
+    if (!nameInZone(qname, start, end, this.fromWire)) return false;
+    for (const zone of this.exceptWire) if (nameInZone(qname, start, end, zone)) return false;
+    return true;
+  }
+
+  /**
+   * Forward a complete query (header + question [+ OPT]). The callback runs exactly once: with the
+   * reply (the query's ID and question spelling restored), `failed`, or `refused` (max_concurrent).
+   * It runs synchronously for `refused` and for a closed forwarder or unreadable query.
+   * `clientProto` "tcp" sends over TCP unless prefer_udp; force_tcp always uses TCP.
+   */
+  query(message: Buffer, callback: ForwardCallback, clientProto: ClientProto = "udp"): void {
+    if (this.closed) {
+      callback({ kind: "failed", reason: "forwarder closed" });
+      return;
+    }
+    const max = this.config.maxConcurrent;
+    if (max > 0 && this.tasks.size >= max) {
+      this.deps.observer.maxConcurrentReject();
+      callback({ kind: "refused" });
+      return;
+    }
+    const qnameEnd = message.length > HEADER_LENGTH ? skipName(message, HEADER_LENGTH) : -1;
+    if (qnameEnd < 0 || qnameEnd + 4 > message.length) {
+      callback({ kind: "failed", reason: "query has no readable question" });
+      return;
+    }
+    const useTcp = this.config.forceTcp || (clientProto === "tcp" && !this.config.preferUdp);
+    const task = new QueryTask(this.ctx, Buffer.from(message), qnameEnd, callback, useTcp);
+    this.tasks.add(task);
+    task.start();
+  }
+
+  /** Queries waiting for an upstream. */
+  get inFlight(): number {
+    return this.tasks.size;
+  }
+
+  /** Each upstream's address, health and pool, in configured order. */
+  upstreams(): UpstreamState[] {
+    return this.list.map((u) => u.state());
+  }
+
+  /** Whether every upstream is marked down. */
+  get allDown(): boolean {
+    return this.list.every((u) => u.health.down);
+  }
+
+  /** End in-flight queries with `failed`, stop probes, close every socket. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const task of [...this.tasks]) task.abort("forwarder closed");
+    await Promise.all(this.list.map((u) => u.close()));
+  }
+}

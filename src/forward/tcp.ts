@@ -1,0 +1,135 @@
+// One TCP connection to an upstream with many queries pipelined on it (RFC 7766): each query gets
+// a random ID unique on this connection, replies may come in any order.
+
+import { connect, type Socket } from "node:net";
+import type { Now, TimerHandle, TimerWheel } from "../clock/index.ts";
+import { FLAG_QR, HEADER_LENGTH, replyMatchesQuery } from "../dns/index.ts";
+import type { ExchangeHandle, ExchangeSink } from "./exchange.ts";
+import { encodeFrame, FrameReader } from "./frame.ts";
+import { randomId } from "./random.ts";
+
+interface Pending {
+  id: number;
+  query: Buffer;
+  sink: ExchangeSink;
+  timer: TimerHandle;
+  sentAt: number;
+}
+
+/** Outstanding queries above which a connection takes no more (IDs stay easy to find). */
+const MAX_OUTSTANDING = 4096;
+
+export class TcpConnection {
+  private readonly socket: Socket;
+  private readonly pending = new Map<number, Pending>();
+  private readonly reader = new FrameReader();
+  private readonly wheel: TimerWheel;
+  private readonly now: Now;
+  private readonly onClosed: (conn: TcpConnection) => void;
+  /** Last send or reply, for idle expiry. */
+  lastUsed: number;
+  /** Last reply read; a timeout with nothing read since its query was sent marks us stuck. */
+  private lastReadAt = -1;
+  /** Takes no new queries; closes once the outstanding ones are answered or timed out. */
+  draining = false;
+  closed = false;
+  private closeReason = "connection closed";
+
+  constructor(host: string, port: number, wheel: TimerWheel, now: Now, onClosed: (c: TcpConnection) => void) {
+    this.wheel = wheel;
+    this.now = now;
+    this.onClosed = onClosed;
+    this.lastUsed = now();
+    this.socket = connect({ host, port, noDelay: true });
+    this.socket.on("data", (chunk: Buffer) => this.reader.push(chunk, (frame) => this.onFrame(frame)));
+    this.socket.on("end", () => this.socket.destroy());
+    this.socket.on("error", (err) => {
+      this.closeReason = err.message;
+    });
+    this.socket.on("close", () => this.onClose());
+  }
+
+  get outstanding(): number {
+    return this.pending.size;
+  }
+
+  get full(): boolean {
+    return this.pending.size >= MAX_OUTSTANDING;
+  }
+
+  /** Send `message` (its ID is replaced) and report to `sink` within `timeoutMs`. */
+  send(message: Buffer, sink: ExchangeSink, timeoutMs: number): ExchangeHandle {
+    let id = randomId();
+    while (this.pending.has(id)) id = randomId();
+    const now = this.now();
+    const entry: Pending = { id, query: message, sink, timer: noTimer, sentAt: now };
+    entry.timer = this.wheel.schedule(timeoutMs, () => this.expire(entry, timeoutMs));
+    this.pending.set(id, entry);
+    this.lastUsed = now;
+    this.socket.write(encodeFrame(message, id));
+    return {
+      cancel: () => {
+        if (this.pending.get(id) !== entry) return;
+        this.pending.delete(id);
+        entry.timer.cancel();
+        this.retireIfDone();
+      },
+    };
+  }
+
+  /** Close now; outstanding queries fail with "error". */
+  close(): void {
+    this.draining = true;
+    this.socket.destroy();
+  }
+
+  /** Resolves once the socket is gone. */
+  closedPromise(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => this.socket.once("close", () => resolve()));
+  }
+
+  private onFrame(frame: Buffer): void {
+    if (frame.length < HEADER_LENGTH) return;
+    const entry = this.pending.get((frame[0]! << 8) | frame[1]!);
+    if (entry === undefined) return; // late reply to a query that timed out here
+    if ((frame[2]! & (FLAG_QR >> 8)) === 0 || !replyMatchesQuery(frame, entry.query)) return;
+    this.pending.delete(entry.id);
+    entry.timer.cancel();
+    const now = this.now();
+    this.lastReadAt = now;
+    this.lastUsed = now;
+    // A copy: the frame may share a large read buffer the caller should not keep alive.
+    entry.sink.reply(Buffer.from(frame));
+    this.retireIfDone();
+  }
+
+  private expire(entry: Pending, timeoutMs: number): void {
+    if (this.pending.get(entry.id) !== entry) return;
+    this.pending.delete(entry.id);
+    // Nothing read since this query went out: the peer behind this connection looks stuck, so
+    // new queries go elsewhere; queries already here keep their chance until their own timeout.
+    if (this.lastReadAt < entry.sentAt) this.draining = true;
+    this.retireIfDone();
+    entry.sink.fail("timeout", `no TCP reply within ${timeoutMs} ms`);
+  }
+
+  private retireIfDone(): void {
+    if (this.draining && this.pending.size === 0 && !this.closed) this.socket.destroy();
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.draining = true;
+    this.onClosed(this);
+    const orphans = [...this.pending.values()];
+    this.pending.clear();
+    for (const entry of orphans) {
+      entry.timer.cancel();
+      entry.sink.fail("error", this.closeReason);
+    }
+  }
+}
+
+const noTimer: TimerHandle = { cancel() {} };

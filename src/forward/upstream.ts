@@ -1,0 +1,97 @@
+// One upstream address: its TCP pool, its health, and how to probe it.
+
+import { buildQuery, nameToWire, TYPE } from "../dns/index.ts";
+import { type ExchangeHandle, type ExchangeSink, upstreamKey } from "./exchange.ts";
+import { Health } from "./health.ts";
+import { TcpPool } from "./pool.ts";
+import { randomId } from "./random.ts";
+import { TcpConnection } from "./tcp.ts";
+import type { ForwardDeps, ForwardTuning, UpstreamState } from "./types.ts";
+import { udpExchange } from "./udp.ts";
+
+export interface UpstreamOptions {
+  host: string;
+  port: number;
+  forceTcp: boolean;
+  maxFails: number;
+  expireMs: number;
+  healthCheckMs: number;
+  healthCheckNoRec: boolean;
+  healthCheckDomain: string;
+}
+
+export class Upstream {
+  readonly host: string;
+  readonly port: number;
+  /** "IP:PORT" as in metrics. */
+  readonly key: string;
+  readonly pool: TcpPool;
+  readonly health: Health;
+  private readonly deps: ForwardDeps;
+
+  constructor(options: UpstreamOptions, tuning: ForwardTuning, deps: ForwardDeps) {
+    this.host = options.host;
+    this.port = options.port;
+    this.key = upstreamKey(options.host, options.port);
+    this.deps = deps;
+    this.pool = new TcpPool(
+      options.host,
+      options.port,
+      this.key,
+      {
+        maxConnections: tuning.maxConnections,
+        pipelineDepth: tuning.pipelineDepth,
+        expireMs: options.expireMs,
+      },
+      deps.wheel,
+      deps.now,
+      deps.observer,
+    );
+    const probe = buildQuery(0, nameToWire(options.healthCheckDomain), TYPE.NS, !options.healthCheckNoRec);
+    const useTcp = options.forceTcp;
+    this.health = new Health(
+      options.maxFails,
+      options.healthCheckMs,
+      deps.wheel,
+      (done) => this.probe(probe, useTcp, tuning.probeTimeoutMs, done),
+      () => deps.observer.healthcheckFailure(this.key),
+    );
+  }
+
+  udp(message: Buffer, timeoutMs: number, sink: ExchangeSink): ExchangeHandle {
+    return udpExchange(this.host, this.port, message, randomId(), timeoutMs, this.deps.wheel, sink);
+  }
+
+  state(): UpstreamState {
+    return {
+      address: this.key,
+      healthy: !this.health.down,
+      fails: this.health.fails,
+      tcpConnections: this.pool.size,
+      tcpOutstanding: this.pool.outstanding,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.health.stop();
+    await this.pool.close();
+  }
+
+  /** Any reply counts: the upstream is reachable and speaking DNS. TCP probes use their own connection. */
+  private probe(query: Buffer, tcp: boolean, timeoutMs: number, done: (ok: boolean) => void): ExchangeHandle {
+    const sink: ExchangeSink = {
+      reply: () => done(true),
+      fail: () => done(false),
+    };
+    if (!tcp) return this.udp(query, timeoutMs, sink);
+    const conn = new TcpConnection(this.host, this.port, this.deps.wheel, this.deps.now, () => {});
+    conn.draining = true; // closes itself after this one exchange
+    const handle = conn.send(query, sink, timeoutMs);
+    return {
+      cancel() {
+        handle.cancel();
+        conn.close();
+      },
+    };
+  }
+}
