@@ -1,7 +1,7 @@
 // Tests of the integration-test support library against the real unbound, dnsmasq and dig.
 
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
@@ -126,7 +126,8 @@ describe("unbound", () => {
     for (const pid of [ub.pid, tr.pid]) {
       const socks = sockets(pid);
       assert.ok(socks.length >= 2);
-      for (const s of socks) assert.match(s, /\s(127\.\d+\.\d+\.\d+|\[::1\]):\d+\s/, s);
+      // Columns: netid state recv-q send-q local peer process.
+      for (const s of socks) assert.match(s.trim().split(/\s+/)[4]!, /^(127\.\d+\.\d+\.\d+|\[::1\]):\d+$/, s);
     }
     await tr.stop();
   });
@@ -218,6 +219,8 @@ describe("fake upstream", () => {
     fake.setHandler((q) => ({ ...reply(q), questions: [{ name: "other.test", type: "A", class: "IN" }] }));
     assert.equal((await query(fake, "q.test")).packet.questions?.[0]?.name, "other.test");
 
+    assert.equal((await query(fake, "Ready-Probe.invalid.")).rcode, "NXDOMAIN"); // probes bypass the handler
+    assert.equal(fake.count("ready-probe.invalid"), 0);
     assert.equal(fake.count("silent.test"), 1);
     assert.equal(fake.count(undefined, "A"), fake.queries.length);
     await fake.stop();
@@ -323,6 +326,42 @@ x.test.\t\t5\tIN\tA\t1.2.3.4
     assert.equal(p.answer[0]?.ttl, 5);
     assert.equal(p.msgSize, 51);
     assert.equal(p.transport, "UDP");
+  });
+});
+
+describe("process cleanup", () => {
+  test("unbound and dnsmasq die with a test process killed by SIGKILL", async () => {
+    const dir = await tempDir();
+    const script = join(dir, "child.ts");
+    const support = join(import.meta.dirname, "support", "index.ts");
+    await writeFile(
+      script,
+      `import { startDnsmasq, startUnbound, uniqueLoopback } from ${JSON.stringify(support)};
+const u = await startUnbound({ host: uniqueLoopback() });
+const d = await startDnsmasq({ host: uniqueLoopback() });
+console.log(JSON.stringify([u.pid, d.pid]));
+setInterval(() => {}, 1000);
+`,
+    );
+    // TMPDIR inside our temp dir, so the child's own temp dirs are removed with it.
+    const child = spawn(process.execPath, [script], { env: { ...process.env, TMPDIR: dir }, stdio: "pipe" });
+    const pids: number[] = await new Promise((resolve, reject) => {
+      child.stdout.once("data", (b: Buffer) => resolve(JSON.parse(b.toString())));
+      child.once("exit", () => reject(new Error("child exited early")));
+    });
+    assert.equal(pids.length, 2);
+    child.kill("SIGKILL");
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const deadline = Date.now() + 3000;
+    while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(pids.filter(alive), []);
   });
 });
 

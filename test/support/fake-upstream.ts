@@ -7,6 +7,7 @@ import type { Answer, DecodedPacket, Packet } from "dns-packet";
 import dnsPacket from "dns-packet";
 import { onCleanup } from "./cleanup.ts";
 import { assertLoopback, freePort, hostPort } from "./ports.ts";
+import { PROBE_NAME } from "./querylog.ts";
 
 export type Proto = "udp" | "tcp";
 
@@ -123,6 +124,10 @@ export async function startFakeUpstream(opts: {
       return null; // undecodable: stay silent
     }
     const question = q.questions?.[0];
+    // Readiness probes (startDaemon) always get NXDOMAIN and are not counted, whatever the handler.
+    if (question && `${question.name.toLowerCase().replace(/\.$/, "")}.` === PROBE_NAME) {
+      return reply(q, { rcode: "NXDOMAIN" });
+    }
     queries.push({ name: question?.name ?? "", type: question?.type ?? "", proto: ctx.proto, id: q.id ?? 0 });
     return handler(q, { ...ctx, raw, seq: ++seq });
   };

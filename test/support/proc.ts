@@ -174,6 +174,7 @@ function startWatchdog(pid: number, exited: Promise<ExitInfo>): void {
   });
   dog.on("error", () => undefined);
   dog.unref();
+  (dog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
   void exited.then(() => {
     if (dog.exitCode === null && dog.pid) {
       try {
