@@ -1,19 +1,27 @@
 #!/usr/bin/env node
-// Entry point: flags -> validated config -> daemon; signals. Only wiring lives here.
+// Entry point: flags -> validated config -> daemon; reload; signals. Only wiring lives here.
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { DEFAULT_COREFILE, parseFlags, resolvConfPaths, usage } from "./cli/index.ts";
 import { systemNow } from "./clock/index.ts";
-import { parseCorefile } from "./config/index.ts";
+import { type Config, parseCorefile } from "./config/index.ts";
 import { Daemon } from "./daemon/index.ts";
+import { networkHooks } from "./daemon/network.ts";
 import { DaemonError } from "./errors/index.ts";
 import { createLogger } from "./log/index.ts";
 import { createMetrics } from "./metrics/index.ts";
+import { CorefileGenerator } from "./nodecache/index.ts";
+import { ReloadController } from "./reload/index.ts";
 import { VERSION } from "./version.ts";
 
 function fail(message: string): never {
   process.stderr.write(`nodelocaldns: ${message}\n`);
   process.exit(1);
+}
+
+function message(error: unknown, file: string): string {
+  return error instanceof DaemonError ? error.message : `${file}: ${(error as Error).message}`;
 }
 
 async function main(): Promise<void> {
@@ -32,53 +40,117 @@ async function main(): Promise<void> {
     process.stdout.write(`nodelocaldns ${VERSION} (node ${process.versions.node})\n`);
     return;
   }
+  for (const ip of flags.localip) if (isIP(ip) === 0) fail(`invalid localip specified - "${ip}"`);
   const log = createLogger();
+  const metrics = createMetrics(VERSION);
   const paths = resolvConfPaths(process.env);
   // resolv.conf paths named in a Corefile resolve through the overridable locations.
   const readFile = (path: string): string =>
     readFileSync(path === "/etc/resolv.conf" ? paths.resolvConf : path, "utf8");
   const file = flags.conf ?? "<built-in default>";
-  let config: ReturnType<typeof parseCorefile>;
+  const parse = (text: string): Config => parseCorefile(text, { file, env: process.env, readFile });
+
+  // node-cache mode: with a base file, -conf is generated from it (and kept up to date).
+  let generator: CorefileGenerator | null = null;
+  if (flags.conf !== null && existsSync(flags.basecorefile)) {
+    generator = new CorefileGenerator({
+      baseFile: flags.basecorefile,
+      confFile: flags.conf,
+      kubednsDir: flags.kubednscm,
+      upstreamSvc: flags.upstreamsvc,
+      localIps: flags.localip,
+      port: flags.dnsPort,
+      env: process.env,
+      paths,
+      validate: (text) => void parse(text),
+      log,
+      onConfigMapError: () => metrics.nodecacheSetupErrors.labels("configmap").inc(),
+    });
+    try {
+      generator.sync();
+    } catch (error) {
+      fail(`cannot generate ${flags.conf} from ${flags.basecorefile}: ${message(error, flags.basecorefile)}`);
+    }
+  } else if (flags.conf !== null) {
+    log.info(
+      { conf: flags.conf, basecorefile: flags.basecorefile },
+      `no base Corefile at ${flags.basecorefile}; serving ${flags.conf} as it is`,
+    );
+  }
+
+  let text: string;
+  let config: Config;
   try {
-    const text = flags.conf === null ? DEFAULT_COREFILE : readFileSync(flags.conf, "utf8");
-    config = parseCorefile(text, { file, env: process.env, readFile });
+    text = flags.conf === null ? DEFAULT_COREFILE : readFileSync(flags.conf, "utf8");
+    config = parse(text);
   } catch (error) {
-    fail(error instanceof DaemonError ? error.message : `${file}: ${(error as Error).message}`);
+    fail(message(error, file));
   }
   if (flags.pidfile !== null) writeFileSync(flags.pidfile, `${process.pid}\n`);
 
-  const metrics = createMetrics(VERSION);
-  const daemon = new Daemon({ log, metrics, now: systemNow, reusePort: true });
+  const network = networkHooks(flags, log, metrics);
+  const daemon = new Daemon({
+    log,
+    metrics,
+    now: systemNow,
+    reusePort: true,
+    nodecacheMetricsAddress: flags.metricsListenAddress,
+  });
   try {
+    await network.beforeListeners();
     await daemon.start(config);
+    await network.afterListeners();
   } catch (error) {
     fail(`cannot start: ${(error as Error).message}`);
   }
   for (const block of config.blocks) {
+    const forward = block.forward?.to.map((u) => `${u.host}:${u.port}`) ?? [];
     log.info(
       {
         zones: block.zones,
         listen: (block.bind.length > 0 ? block.bind : ["::"]).map((h) => `${h}:${block.port}`),
-        forward: block.forward?.to.map((u) => `${u.host}:${u.port}`) ?? [],
+        forward,
         metrics: block.prometheus,
       },
       `serving ${block.zones.join(" ")} on ${(block.bind.length > 0 ? block.bind : ["*"]).join(",")} port ${block.port}` +
-        (block.forward ? `, forwarding to ${block.forward.to.map((u) => `${u.host}:${u.port}`).join(" ")}` : ""),
+        (forward.length > 0 ? `, forwarding to ${forward.join(" ")}` : ""),
     );
   }
+
+  const sync = generator;
+  const reload = new ReloadController(
+    {
+      confFile: flags.conf ?? "",
+      regenerate: sync === null ? null : () => void sync.sync(),
+      parse,
+      apply: (next) => daemon.apply(next),
+      log,
+      failed: () => metrics.reloadFailed.inc(),
+      version: (sum) => {
+        metrics.reloadVersionInfo.reset();
+        metrics.reloadVersionInfo.labels("sha512", sum).set(1);
+      },
+    },
+    text,
+  );
+  if (flags.conf !== null) reload.start(config);
 
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, "stopping: answering queries in flight");
-    daemon.stop(5000).then(
-      () => process.exit(0),
-      (error: unknown) => {
-        log.error({ err: error }, "stop failed");
-        process.exit(1);
-      },
-    );
+    reload.stop();
+    daemon
+      .stop(5000)
+      .then(() => network.shutdown())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          log.error({ err: error }, "stop failed");
+          process.exit(1);
+        },
+      );
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));

@@ -32,21 +32,71 @@ interface FlagSpec {
 }
 
 export const FLAG_SPECS: readonly FlagSpec[] = [
-  { name: "localip", kind: "list", default: "", help: "comma-separated IP addresses to listen on and put on the interface" },
-  { name: "conf", kind: "string", default: "", help: "Corefile to serve (generated from -basecorefile when that exists)" },
-  { name: "basecorefile", kind: "string", default: "/etc/coredns/Corefile.base", help: "template Corefile with __PILLAR__ placeholders" },
-  { name: "upstreamsvc", kind: "string", default: "kube-dns", help: "service whose <NAME>_SERVICE_HOST replaces __PILLAR__CLUSTER__DNS__" },
-  { name: "kubednscm", kind: "string", default: "/etc/kube-dns", help: "directory of the kube-dns ConfigMap (stubDomains, upstreamNameservers)" },
+  {
+    name: "localip",
+    kind: "list",
+    default: "",
+    help: "comma-separated IP addresses to listen on and put on the interface",
+  },
+  {
+    name: "conf",
+    kind: "string",
+    default: "",
+    help: "Corefile to serve (generated from -basecorefile when that exists)",
+  },
+  {
+    name: "basecorefile",
+    kind: "string",
+    default: "/etc/coredns/Corefile.base",
+    help: "template Corefile with __PILLAR__ placeholders",
+  },
+  {
+    name: "upstreamsvc",
+    kind: "string",
+    default: "kube-dns",
+    help: "service whose <NAME>_SERVICE_HOST replaces __PILLAR__CLUSTER__DNS__",
+  },
+  {
+    name: "kubednscm",
+    kind: "string",
+    default: "/etc/kube-dns",
+    help: "directory of the kube-dns ConfigMap (stubDomains, upstreamNameservers)",
+  },
   { name: "setupinterface", kind: "bool", default: "true", help: "create the interface carrying -localip" },
   { name: "interfacename", kind: "string", default: "nodelocaldns", help: "name of that interface" },
   { name: "setupiptables", kind: "bool", default: "true", help: "install the NOTRACK/ACCEPT iptables rules" },
-  { name: "skipteardown", kind: "bool", default: "false", help: "leave the interface and rules in place on exit" },
-  { name: "syncinterval", kind: "duration", default: "60s", help: "how often interface and rules are re-checked" },
-  { name: "health-port", kind: "port", default: "8080", help: "port of the health endpoint (for its NOTRACK rules)" },
-  { name: "metrics-listen-address", kind: "string", default: "0.0.0.0:9353", help: "address for node-cache's own metrics" },
+  {
+    name: "skipteardown",
+    kind: "bool",
+    default: "false",
+    help: "leave the interface and rules in place on exit",
+  },
+  {
+    name: "syncinterval",
+    kind: "duration",
+    default: "60s",
+    help: "how often interface and rules are re-checked",
+  },
+  {
+    name: "health-port",
+    kind: "port",
+    default: "8080",
+    help: "port of the health endpoint (for its NOTRACK rules)",
+  },
+  {
+    name: "metrics-listen-address",
+    kind: "string",
+    default: "0.0.0.0:9353",
+    help: "address for node-cache's own metrics",
+  },
   { name: "pidfile", kind: "string", default: "", help: "write the process ID to this file" },
   { name: "dns.port", kind: "port", default: "53", help: "DNS port for the iptables rules" },
-  { name: "workers", kind: "workers", default: "1", help: "serving processes: a number or auto (one per usable CPU)" },
+  {
+    name: "workers",
+    kind: "workers",
+    default: "1",
+    help: "serving processes: a number or auto (one per usable CPU)",
+  },
   { name: "version", kind: "bool", default: "false", help: "print the version and exit" },
   { name: "help", kind: "bool", default: "false", help: "print this help and exit" },
 ];
@@ -54,7 +104,15 @@ export const FLAG_SPECS: readonly FlagSpec[] = [
 export function parseGoDuration(text: string): number | null {
   if (text === "0") return 0;
   const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, "µs": 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const unit: Record<string, number> = {
+    ns: 1e-6,
+    us: 1e-3,
+    µs: 1e-3,
+    ms: 1,
+    s: 1000,
+    m: 60_000,
+    h: 3_600_000,
+  };
   let total = 0;
   let consumed = 0;
   for (let m = re.exec(text); m !== null; m = re.exec(text)) {
@@ -65,12 +123,18 @@ export function parseGoDuration(text: string): number | null {
 }
 
 function convert(spec: FlagSpec, value: string): unknown {
-  const bad = (allowed: string) => new FlagError(`flag -${spec.name}: invalid value "${value}"; expected ${allowed}`);
+  const bad = (allowed: string) =>
+    new FlagError(`flag -${spec.name}: invalid value "${value}"; expected ${allowed}`);
   switch (spec.kind) {
     case "string":
       return value;
     case "list":
-      return value === "" ? [] : value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+      return value === ""
+        ? []
+        : value
+            .split(",")
+            .map((s) => s.trim())
+            .filter((s) => s !== "");
     case "bool": {
       const v = value.toLowerCase();
       if (["1", "t", "true"].includes(v)) return true;
@@ -103,7 +167,9 @@ export function parseFlags(argv: readonly string[]): Flags {
     const m = /^--?([A-Za-z][\w.-]*)(?:=(.*))?$/s.exec(arg);
     if (m === null) throw new FlagError(`unexpected argument "${arg}"; flags look like -name value`);
     const name = m[1]!;
-    const spec = FLAG_SPECS.find((s) => s.name === name) ?? (name === "h" ? FLAG_SPECS.find((s) => s.name === "help") : undefined);
+    const spec =
+      FLAG_SPECS.find((s) => s.name === name) ??
+      (name === "h" ? FLAG_SPECS.find((s) => s.name === "help") : undefined);
     if (spec === undefined) throw new FlagError(`flag provided but not defined: -${name}`);
     let value = m[2];
     if (value === undefined) {

@@ -1,14 +1,18 @@
 // Assembles the running daemon from a validated Config: DNS server, chains, metrics and health
-// endpoints. main.ts only wires flags and signals to this.
+// endpoints. main.ts only wires flags and signals to this. apply() is also the reload step.
 
 import type { Server } from "node:http";
+import { isIPv6 } from "node:net";
 import { type Now, TimerWheel } from "../clock/index.ts";
 import type { Config, ServerBlock } from "../config/types.ts";
+import { errorReply, RCODE } from "../dns/index.ts";
 import { Forwarder } from "../forward/index.ts";
 import { startHealthServer } from "../health/index.ts";
 import { type Logger, RateLimitedLog } from "../log/index.ts";
+import { LOOP_TIMINGS, LoopHandler, type LoopTimings } from "../loop/index.ts";
 import { type Metrics, startMetricsServer } from "../metrics/index.ts";
-import { DnsServer, ForwardPlugin, type Handler } from "../server/index.ts";
+import { composeChain, DnsServer, deliver, ForwardPlugin, type Handler } from "../server/index.ts";
+import { loopEvents } from "./loop-events.ts";
 import { forwardObserver } from "./observers.ts";
 
 export interface DaemonDeps {
@@ -16,6 +20,10 @@ export interface DaemonDeps {
   metrics: Metrics;
   now: Now;
   reusePort: boolean;
+  /** node-cache's own metrics listener (-metrics-listen-address); null = none. */
+  nodecacheMetricsAddress?: string | null;
+  /** Loop probe timings (tests shorten them). */
+  loopTimings?: LoopTimings;
 }
 
 export class Daemon {
@@ -41,18 +49,24 @@ export class Daemon {
   }
 
   async start(config: Config): Promise<void> {
+    await this.apply(config);
+    this.serving = true;
+  }
+
+  /** Serve `config`: new chains on the same listeners (no query dropped), HTTP endpoints, loop probes. */
+  async apply(config: Config): Promise<void> {
     await this.server.apply(config);
     await this.startHttp(config);
-    this.serving = true;
+    for (const loop of this.server.handlersNamed<LoopHandler>("loop")) {
+      const target = loop.probeTarget;
+      loop.start(target.host, target.port);
+    }
   }
 
   async stop(drainMs: number): Promise<void> {
     this.serving = false;
     await this.server.stop(drainMs);
-    for (const server of this.http.values()) {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    for (const server of this.http.values()) await closeHttp(server);
     this.http.clear();
   }
 
@@ -64,18 +78,40 @@ export class Daemon {
         wheel: this.wheel,
         observer: forwardObserver(this.deps.metrics),
         warn: (message, fields) => {
-          if (block.errors !== null) this.errorLog.warn(`${message}|${JSON.stringify(fields ?? {})}`, message, fields);
+          if (block.errors !== null)
+            this.errorLog.warn(`${message}|${JSON.stringify(fields ?? {})}`, message, fields);
         },
       });
       handlers.push(
-        new ForwardPlugin(forwarder, (error) => this.deps.log.error({ err: error }, "forward reply handling failed")),
+        new ForwardPlugin(forwarder, (error) =>
+          this.deps.log.error({ err: error }, "forward reply handling failed"),
+        ),
       );
+    }
+    if (block.loop !== null) {
+      // Probes skip the cache: the rest of the chain after it, ending in SERVFAIL like the chain does.
+      const after = handlers.filter((h) => h.name === "kubernetes" || h.name === "forward");
+      const bypass = composeChain(after, (q) => {
+        q.plugin = "";
+        deliver(q, errorReply(q, RCODE.SERVFAIL));
+      });
+      const loop = new LoopHandler(
+        block,
+        bypass,
+        loopEvents(block, this.deps.log, this.deps.metrics),
+        this.deps.loopTimings ?? LOOP_TIMINGS,
+      );
+      loop.probeTarget = probeTarget(block);
+      handlers.push(loop);
     }
     return handlers;
   }
 
   private async startHttp(config: Config): Promise<void> {
     const wanted = new Map<string, () => Promise<Server>>();
+    const nodecache = this.deps.nodecacheMetricsAddress;
+    if (nodecache)
+      wanted.set(`metrics|${nodecache}`, () => startMetricsServer(nodecache, this.deps.metrics.registry));
     for (const block of config.blocks) {
       if (block.prometheus !== null) {
         const address = block.prometheus;
@@ -90,12 +126,38 @@ export class Daemon {
         wanted.set(`ready|${address}`, () => startHealthServer(address, "/ready", this.checks()));
       }
     }
+    for (const [key, server] of this.http) {
+      if (!wanted.has(key)) {
+        this.http.delete(key);
+        await closeHttp(server);
+      }
+    }
     for (const [key, start] of wanted) {
-      if (!this.http.has(key)) this.http.set(key, await start());
+      if (this.http.has(key)) continue;
+      try {
+        this.http.set(key, await start());
+      } catch (error) {
+        // node-cache logs a metrics listener failure and keeps serving DNS; so do we for all of them.
+        if (!this.serving && key !== `metrics|${nodecache}`) throw error;
+        this.deps.log.error({ err: error, endpoint: key }, `cannot listen for ${key.replace("|", " on ")}`);
+      }
     }
   }
 
   private checks() {
     return { healthy: () => this.serving, ready: () => this.serving };
   }
+}
+
+/** Where a block's loop probes go: its first bind address (wildcards: loopback) and port. */
+export function probeTarget(block: ServerBlock): { host: string; port: number } {
+  const first = block.bind[0];
+  let host = first === undefined || first === "0.0.0.0" ? "127.0.0.1" : first === "::" ? "::1" : first;
+  if (isIPv6(host.split("%")[0]!) && host.includes("%")) host = host.split("%")[0]!;
+  return { host, port: block.port };
+}
+
+function closeHttp(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise<void>((resolve) => server.close(() => resolve()));
 }

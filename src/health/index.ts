@@ -4,6 +4,8 @@
 import { createServer, type Server } from "node:http";
 import { splitHostPort } from "../metrics/http.ts";
 
+export { type ProbeTarget, probeName, SelfProbe, type SelfProbeOptions } from "./probe.ts";
+
 export interface HealthChecks {
   healthy(): boolean;
   ready(): boolean;

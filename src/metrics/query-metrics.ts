@@ -1,8 +1,8 @@
 // Per-server-and-zone metric handles with label children resolved once, so counting a query is a
 // few array lookups and increments rather than a label hash per call.
 
-import type { Counter, Histogram } from "prom-client";
 import { rcodeName, typeName } from "../dns/index.ts";
+import type { CounterCell, HistogramCell } from "./fast.ts";
 import type { Metrics } from "./registry.ts";
 
 // The query types CoreDNS reports by name; every other type is "other" (plugin/metrics/vars).
@@ -14,8 +14,8 @@ export function typeLabel(qtype: number): string {
   return qtype === NSEC3 ? "NSEC3" : typeName(qtype);
 }
 
-type CounterChild = ReturnType<Counter<string>["labels"]>;
-type HistogramChild = ReturnType<Histogram<string>["labels"]>;
+type CounterChild = CounterCell;
+type HistogramChild = HistogramCell;
 
 /** Metric handles for one (server, zone) pair. */
 export class ZoneMetrics {
@@ -55,7 +55,15 @@ export class ZoneMetrics {
     this.requestSize[tcp ? 1 : 0]!.observe(size);
   }
 
-  response(qtype: number, rcode: number, plugin: string, pluginIndex: number, tcp: boolean, size: number, seconds: number): void {
+  response(
+    qtype: number,
+    rcode: number,
+    plugin: string,
+    pluginIndex: number,
+    tcp: boolean,
+    size: number,
+    seconds: number,
+  ): void {
     const rkey = (rcode << 4) | pluginIndex;
     let child = this.responses.get(rkey);
     if (child === undefined) {

@@ -2,6 +2,7 @@
 // node-local-dns dashboards and alerts keep working.
 
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { FastCounterVec, FastHistogramVec } from "./fast.ts";
 
 const DURATION_BUCKETS = Array.from({ length: 16 }, (_, i) => 0.00025 * 2 ** i);
 const SIZE_BUCKETS = [0, 100, 200, 300, 400, 511, 1023, 2047, 4095, 8291, 16e3, 32e3, 48e3, 64e3];
@@ -14,39 +15,39 @@ export function createMetrics(version: string) {
   const m = {
     registry,
     collectors,
-    requests: new Counter({
-      name: "coredns_dns_requests_total",
-      help: "Counter of DNS requests made per zone, protocol and family.",
-      labelNames: ["server", "zone", "view", "proto", "family", "type"],
-      registers: r,
-    }),
-    responses: new Counter({
-      name: "coredns_dns_responses_total",
-      help: "Counter of response status codes.",
-      labelNames: ["server", "zone", "view", "rcode", "plugin"],
-      registers: r,
-    }),
-    duration: new Histogram({
-      name: "coredns_dns_request_duration_seconds",
-      help: "Histogram of the time (in seconds) each request took.",
-      labelNames: ["server", "zone", "view", "type"],
-      buckets: DURATION_BUCKETS,
-      registers: r,
-    }),
-    requestSize: new Histogram({
-      name: "coredns_dns_request_size_bytes",
-      help: "Size of the EDNS0 UDP buffer in bytes (64K for TCP).",
-      labelNames: ["server", "zone", "view", "proto"],
-      buckets: SIZE_BUCKETS,
-      registers: r,
-    }),
-    responseSize: new Histogram({
-      name: "coredns_dns_response_size_bytes",
-      help: "Size of the returned response in bytes.",
-      labelNames: ["server", "zone", "view", "proto"],
-      buckets: SIZE_BUCKETS,
-      registers: r,
-    }),
+    requests: new FastCounterVec(
+      registry,
+      "coredns_dns_requests_total",
+      "Counter of DNS requests made per zone, protocol and family.",
+      ["server", "zone", "view", "proto", "family", "type"],
+    ),
+    responses: new FastCounterVec(
+      registry,
+      "coredns_dns_responses_total",
+      "Counter of response status codes.",
+      ["server", "zone", "view", "rcode", "plugin"],
+    ),
+    duration: new FastHistogramVec(
+      registry,
+      "coredns_dns_request_duration_seconds",
+      "Histogram of the time (in seconds) each request took.",
+      ["server", "zone", "view", "type"],
+      DURATION_BUCKETS,
+    ),
+    requestSize: new FastHistogramVec(
+      registry,
+      "coredns_dns_request_size_bytes",
+      "Size of the EDNS0 UDP buffer in bytes (64K for TCP).",
+      ["server", "zone", "view", "proto"],
+      SIZE_BUCKETS,
+    ),
+    responseSize: new FastHistogramVec(
+      registry,
+      "coredns_dns_response_size_bytes",
+      "Size of the returned response in bytes.",
+      ["server", "zone", "view", "proto"],
+      SIZE_BUCKETS,
+    ),
     cacheEntries: new Gauge({
       name: "coredns_cache_entries",
       help: "The number of elements in the cache.",
@@ -56,24 +57,24 @@ export function createMetrics(version: string) {
         for (const collect of collectors) collect();
       },
     }),
-    cacheRequests: new Counter({
-      name: "coredns_cache_requests_total",
-      help: "The count of cache requests.",
-      labelNames: ["server", "zones", "view"],
-      registers: r,
-    }),
-    cacheHits: new Counter({
-      name: "coredns_cache_hits_total",
-      help: "The count of cache hits.",
-      labelNames: ["server", "type", "zones", "view"],
-      registers: r,
-    }),
-    cacheMisses: new Counter({
-      name: "coredns_cache_misses_total",
-      help: "The count of cache misses. Deprecated, derive misses from cache hits/requests counters.",
-      labelNames: ["server", "zones", "view"],
-      registers: r,
-    }),
+    cacheRequests: new FastCounterVec(
+      registry,
+      "coredns_cache_requests_total",
+      "The count of cache requests.",
+      ["server", "zones", "view"],
+    ),
+    cacheHits: new FastCounterVec(registry, "coredns_cache_hits_total", "The count of cache hits.", [
+      "server",
+      "type",
+      "zones",
+      "view",
+    ]),
+    cacheMisses: new FastCounterVec(
+      registry,
+      "coredns_cache_misses_total",
+      "The count of cache misses. Deprecated, derive misses from cache hits/requests counters.",
+      ["server", "zones", "view"],
+    ),
     cachePrefetch: new Counter({
       name: "coredns_cache_prefetch_total",
       help: "The number of times the cache has prefetched a cached item.",
@@ -131,18 +132,44 @@ export function createMetrics(version: string) {
       help: "A metrics that counts the number of panics.",
       registers: r,
     }),
+    reloadVersionInfo: new Gauge({
+      name: "coredns_reload_version_info",
+      help: "A metric with a constant '1' value labeled by hash, and value which type of hash generated.",
+      labelNames: ["hash", "value"],
+      registers: r,
+    }),
+    // node-cache's own counter (served on -metrics-listen-address as node-cache does, and with the rest).
+    nodecacheSetupErrors: new Counter({
+      name: "coredns_nodecache_setup_errors_total",
+      help: "The number of errors during periodic network setup for node-cache",
+      labelNames: ["errortype"],
+      registers: r,
+    }),
+    // The loop plugin's outcome: CoreDNS exits on a loop; we answer SERVFAIL for the block and count it.
+    loopDetected: new Counter({
+      name: "coredns_loop_detected_total",
+      help: "Counter of forwarding loops detected per server block zone.",
+      labelNames: ["server", "zone"],
+      registers: r,
+    }),
+    loopActive: new Gauge({
+      name: "coredns_loop_active",
+      help: "1 while a detected forwarding loop makes the zone's server block answer SERVFAIL.",
+      labelNames: ["server", "zone"],
+      registers: r,
+    }),
     // Ours, in the same style, for what CoreDNS lacks.
     inFlight: new Gauge({
       name: "coredns_nodelocaldns_inflight_queries",
       help: "Queries received and not yet answered.",
       registers: r,
     }),
-    coalesced: new Counter({
-      name: "coredns_nodelocaldns_coalesced_queries_total",
-      help: "Cache misses that joined an identical upstream query already in flight.",
-      labelNames: ["server", "zones", "view"],
-      registers: r,
-    }),
+    coalesced: new FastCounterVec(
+      registry,
+      "coredns_nodelocaldns_coalesced_queries_total",
+      "Cache misses that joined an identical upstream query already in flight.",
+      ["server", "zones", "view"],
+    ),
     tcpConnections: new Gauge({
       name: "coredns_nodelocaldns_upstream_tcp_connections",
       help: "Pooled TCP connections open to each upstream.",
@@ -157,6 +184,10 @@ export function createMetrics(version: string) {
     }),
   };
   m.buildInfo.labels(version, "", `node${process.versions.node}`).set(1);
+  // node-cache initialises every errortype at 0 so that rate() and alerts see the series at once.
+  for (const t of ["iptables", "iptables_lock", "interface_add", "interface_check", "configmap"]) {
+    m.nodecacheSetupErrors.labels(t).inc(0);
+  }
   return m;
 }
 

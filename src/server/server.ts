@@ -24,6 +24,8 @@ export interface ServerDeps {
   log: Logger;
   handlers: HandlerFactory;
   reusePort: boolean;
+  /** The liveness probe's name (wire form), answered by the dispatcher itself. */
+  probeName?: Buffer;
   /** Called for every answered query (query logging). */
   onReplied?: (query: Query, reply: Buffer) => void;
 }
@@ -47,6 +49,7 @@ export class DnsServer {
     this.deps = deps;
     this.hooks = {
       clock: deps.clock,
+      probeName: deps.probeName ?? null,
       dropped: (query) => {
         this.finished();
         deps.metrics.dropped.labels(query.transport.proto, query.transport.proto).inc();
