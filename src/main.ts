@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { DEFAULT_COREFILE, parseFlags, resolvConfPaths, usage } from "./cli/index.ts";
 import { systemNow } from "./clock/index.ts";
-import { type Config, parseCorefile } from "./config/index.ts";
+import { type Config, parseCorefile, parseResolvConf } from "./config/index.ts";
 import { Daemon } from "./daemon/index.ts";
 import { networkHooks } from "./daemon/network.ts";
 import { DaemonError } from "./errors/index.ts";
@@ -22,6 +22,15 @@ function fail(message: string): never {
 
 function message(error: unknown, file: string): string {
   return error instanceof DaemonError ? error.message : `${file}: ${(error as Error).message}`;
+}
+
+/** The node's search domains (autopath tries them after the cluster's); none if unreadable. */
+function hostSearchDomains(read: () => string): string[] {
+  try {
+    return parseResolvConf(read()).search;
+  } catch {
+    return [];
+  }
 }
 
 async function main(): Promise<void> {
@@ -48,7 +57,8 @@ async function main(): Promise<void> {
   const readFile = (path: string): string =>
     readFileSync(path === "/etc/resolv.conf" ? paths.resolvConf : path, "utf8");
   const file = flags.conf ?? "<built-in default>";
-  const parse = (text: string): Config => parseCorefile(text, { file, env: process.env, readFile });
+  const parse = (text: string): Config =>
+    parseCorefile(text, { file, env: process.env, readFile, defaultPort: flags.dnsPort });
 
   // node-cache mode: with a base file, -conf is generated from it (and kept up to date).
   let generator: CorefileGenerator | null = null;
@@ -95,6 +105,8 @@ async function main(): Promise<void> {
     now: systemNow,
     reusePort: true,
     nodecacheMetricsAddress: flags.metricsListenAddress,
+    nodeName: process.env.NODE_NAME,
+    hostSearch: hostSearchDomains(() => readFileSync(paths.resolvConf, "utf8")),
   });
   try {
     await network.beforeListeners();

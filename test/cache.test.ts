@@ -175,8 +175,8 @@ describe("packet cache", () => {
     assert.equal(cache.shouldPrefetch(entry), true);
   });
 
-  test("invalidateNames drops a name and everything under it", () => {
-    const cache = new PacketCache(config(), () => 0);
+  test("invalidateNames drops a name and everything under it, within the volatile zones", () => {
+    const cache = new PacketCache(config(), () => 0, undefined, ["cluster.local."]);
     for (const name of [
       "svc1.ns.svc.cluster.local",
       "_http._tcp.svc1.ns.svc.cluster.local",
@@ -186,5 +186,7 @@ describe("packet cache", () => {
     }
     assert.equal(cache.invalidateNames(["svc1.ns.svc.cluster.local."]), 2);
     assert.ok(cache.lookup(query("svc2.ns.svc.cluster.local")));
+    assert.equal(cache.invalidateVolatile(), 1);
+    assert.equal(cache.lookup(query("svc2.ns.svc.cluster.local")), undefined);
   });
 });

@@ -11,9 +11,9 @@ import {
   sameQuestion,
   scanReply,
   toStored,
-  wireToName,
 } from "../dns/index.ts";
 import { placeReply, type StoreKind } from "./classify.ts";
+import { NameIndex } from "./name-index.ts";
 
 export interface CacheEntry extends StoredReply {
   kind: StoreKind;
@@ -41,9 +41,11 @@ export class PacketCache {
   readonly config: CacheConfig;
   private readonly now: Now;
   private readonly stores: Record<StoreKind, LRUCache<number, CacheEntry>>;
+  private readonly volatile: NameIndex | null;
 
-  constructor(config: CacheConfig, now: Now, observer?: CacheObserver) {
+  constructor(config: CacheConfig, now: Now, observer?: CacheObserver, volatileZones: readonly string[] = []) {
     this.config = config;
+    this.volatile = volatileZones.length > 0 ? new NameIndex(volatileZones) : null;
     this.now = now;
     const make = (kind: StoreKind, max: number) =>
       new LRUCache<number, CacheEntry>({
@@ -81,18 +83,19 @@ export class PacketCache {
    * Store an upstream reply for `view`'s question. Returns the entry (also when the reply is not
    * cacheable, as an unstored entry) so waiters can be answered from it; null if it is malformed.
    */
-  insert(view: QueryView, reply: Buffer): { entry: CacheEntry; cached: boolean } | null {
+  insert(view: QueryView, reply: Buffer, store = true): { entry: CacheEntry; cached: boolean } | null {
     const scan = scanReply(reply);
     if (scan === null) return null;
     const stored = toStored(reply, scan);
     if (stored === null) return null;
-    const placement = placeReply(reply, scan, this.config);
+    const placement = store ? placeReply(reply, scan, this.config) : null;
     const now = this.now();
     const entry = this.entryFrom(view, stored, scan, placement?.kind ?? "success", placement?.ttl ?? 0, now);
     if (placement === null) return { entry, cached: false };
     const other = placement.kind === "success" ? "denial" : "success";
     this.stores[other].delete(view.key);
     this.stores[placement.kind].set(view.key, entry);
+    if (this.volatile !== null) this.volatile.track(view, entry);
     return { entry, cached: true };
   }
 
@@ -122,20 +125,25 @@ export class PacketCache {
     return remaining <= Math.ceil((prefetch.percentage / 100) * entry.lifetime);
   }
 
-  /** Drop every entry whose owner name is one of `names` or lies under one of them. */
+  /**
+   * Drop every entry for one of `names` or a name under it. Only entries inside the volatile zones
+   * (given at construction: the cluster zones) can be dropped this way; they are indexed by each
+   * of their ancestor names, so this costs what it drops, not the cache's size.
+   */
   invalidateNames(names: readonly string[]): number {
-    if (names.length === 0) return 0;
+    if (this.volatile === null) return 0;
     let dropped = 0;
-    for (const store of Object.values(this.stores)) {
-      for (const [key, entry] of store.entries()) {
-        const name = wireToName(entry.wire, 12, entry.qnameEnd);
-        if (names.some((n) => name === n || name.endsWith(`.${n}`) || n === ".")) {
-          store.delete(key);
-          dropped++;
-        }
-      }
+    for (const key of this.volatile.take(names)) {
+      if (this.stores.success.delete(key)) dropped++;
+      if (this.stores.denial.delete(key)) dropped++;
     }
     return dropped;
+  }
+
+  /** Drop every entry inside the volatile zones (e.g. once the cluster index is first synced). */
+  invalidateVolatile(): number {
+    if (this.volatile === null) return 0;
+    return this.invalidateNames(this.volatile.zoneNames);
   }
 
   size(kind: StoreKind): number {
@@ -145,6 +153,7 @@ export class PacketCache {
   clear(): void {
     this.stores.success.clear();
     this.stores.denial.clear();
+    this.volatile?.clear();
   }
 
   private entryFrom(

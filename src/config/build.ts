@@ -46,10 +46,15 @@ const COREDNS_PLUGINS = new Set(
 
 type Blockish = Omit<ServerBlock, "zones" | "port" | "line" | "file">;
 
-export function buildConfig(blocks: SyntaxBlock[], file: string, readFile: (p: string) => string): Config {
+export function buildConfig(
+  blocks: SyntaxBlock[],
+  file: string,
+  readFile: (p: string) => string,
+  defaultPort = 53,
+): Config {
   const out: ServerBlock[] = [];
   for (const sb of blocks) {
-    const keys = sb.keys.map((k) => ({ ...parseKey(file, k), line: k.line }));
+    const keys = sb.keys.map((k) => ({ ...parseKey(file, k, defaultPort), line: k.line }));
     const byPort = new Map<number, string[]>();
     for (const k of keys) {
       const zs = byPort.get(k.port) ?? [];
@@ -68,7 +73,7 @@ export function buildConfig(blocks: SyntaxBlock[], file: string, readFile: (p: s
   return { file, blocks: out };
 }
 
-function parseKey(file: string, k: Arg): { zones: string[]; port: number } {
+function parseKey(file: string, k: Arg, defaultPort: number): { zones: string[]; port: number } {
   const fail = (msg: string): never => {
     throw new ConfigError(
       file,
@@ -82,7 +87,7 @@ function parseKey(file: string, k: Arg): { zones: string[]; port: number } {
     if (scheme[1]!.toLowerCase() !== "dns") fail(`transport ${scheme[1]}:// is not supported (only dns://)`);
     s = s.slice(scheme[0].length);
   }
-  let port = 53;
+  let port = defaultPort;
   const colon = s.lastIndexOf(":");
   // The port follows the last colon, but never inside an IPv6 prefix (a prefix's mask comes first).
   if (colon !== -1 && colon > s.indexOf("/")) {

@@ -23,6 +23,8 @@ export interface ParseOptions {
   env?: Env;
   /** Reads resolv.conf files named by forward/autopath; default: the real file system. */
   readFile?: (path: string) => string;
+  /** Port of server block keys written without one (CoreDNS's -dns.port); default 53. */
+  defaultPort?: number;
 }
 
 const fsRead = (p: string): string => readFileSync(p, "utf8");
@@ -30,7 +32,7 @@ const fsRead = (p: string): string => readFileSync(p, "utf8");
 /** Parse and validate a Corefile; throws ConfigError (file:line: what and what is allowed). */
 export function parseCorefile(text: string, opts: ParseOptions): Config {
   const blocks = parseSyntax(text, opts.file, opts.env ?? {});
-  return deepFreeze(buildConfig(blocks, opts.file, opts.readFile ?? fsRead));
+  return deepFreeze(buildConfig(blocks, opts.file, opts.readFile ?? fsRead, opts.defaultPort ?? 53));
 }
 
 function deepFreeze<T>(o: T): T {

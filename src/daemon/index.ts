@@ -7,13 +7,24 @@ import { type Now, TimerWheel } from "../clock/index.ts";
 import type { Config, ServerBlock } from "../config/types.ts";
 import { errorReply, RCODE } from "../dns/index.ts";
 import { Forwarder } from "../forward/index.ts";
-import { startHealthServer } from "../health/index.ts";
+import { SelfProbe, startHealthServer } from "../health/index.ts";
+import type { ConnectionOptions } from "../kubeapi/index.ts";
 import { type Logger, RateLimitedLog } from "../log/index.ts";
 import { LOOP_TIMINGS, LoopHandler, type LoopTimings } from "../loop/index.ts";
 import { type Metrics, startMetricsServer } from "../metrics/index.ts";
-import { composeChain, DnsServer, deliver, ForwardPlugin, type Handler } from "../server/index.ts";
+import {
+  type CachePlugin,
+  composeChain,
+  DnsServer,
+  deliver,
+  ForwardPlugin,
+  type Handler,
+  KubernetesPlugin,
+} from "../server/index.ts";
+import { ClusterHub } from "./cluster.ts";
 import { loopEvents } from "./loop-events.ts";
 import { forwardObserver } from "./observers.ts";
+import { SelfResolver } from "./self-resolve.ts";
 
 export interface DaemonDeps {
   log: Logger;
@@ -24,6 +35,14 @@ export interface DaemonDeps {
   nodecacheMetricsAddress?: string | null;
   /** Loop probe timings (tests shorten them). */
   loopTimings?: LoopTimings;
+  /** This node's name (NODE_NAME), for watching its pods. */
+  nodeName?: string;
+  /** The node's resolv.conf search domains (autopath tries them after the cluster ones). */
+  hostSearch?: readonly string[];
+  /** Overrides of the in-cluster API connection (tests). */
+  kubeConnection?: Omit<ConnectionOptions, "endpoint" | "kubeconfig">;
+  /** Self-probe period and how long without an answer makes /health red. */
+  healthProbe?: { intervalMs: number; staleAfterMs: number };
 }
 
 export class Daemon {
@@ -33,12 +52,27 @@ export class Daemon {
   private readonly http = new Map<string, Server>();
   private readonly errorLog: RateLimitedLog;
   private serving = false;
+  private readonly cluster: ClusterHub;
+  private readonly resolver = new SelfResolver();
+  private readonly probe: SelfProbe;
 
   constructor(deps: DaemonDeps) {
     this.deps = deps;
     this.wheel = new TimerWheel(deps.now);
     this.errorLog = new RateLimitedLog(deps.log, 10_000, deps.now);
+    this.probe = new SelfProbe({ now: deps.now, ...(deps.healthProbe ?? { intervalMs: 1000, staleAfterMs: 5000 }) });
+    this.cluster = new ClusterHub({
+      now: deps.now,
+      log: deps.log,
+      metrics: deps.metrics,
+      resolver: this.resolver,
+      caches: () => this.server.handlersNamed<CachePlugin>("cache"),
+      nodeName: deps.nodeName,
+      hostSearch: deps.hostSearch ?? [],
+      ...(deps.kubeConnection ? { connection: deps.kubeConnection } : {}),
+    });
     this.server = new DnsServer({
+      probeName: this.probe.nameWire,
       now: deps.now,
       clock: () => performance.now(),
       metrics: deps.metrics,
@@ -51,11 +85,21 @@ export class Daemon {
   async start(config: Config): Promise<void> {
     await this.apply(config);
     this.serving = true;
+    this.probe.start();
   }
 
   /** Serve `config`: new chains on the same listeners (no query dropped), HTTP endpoints, loop probes. */
   async apply(config: Config): Promise<void> {
-    await this.server.apply(config);
+    this.cluster.beginApply();
+    try {
+      await this.server.apply(config);
+    } finally {
+      await this.cluster.endApply();
+    }
+    this.probe.setTargets(this.server.listening());
+    // ExternalName targets resolve through the block that serves the root, else the first one.
+    const root = config.blocks.find((b) => b.zones.includes(".")) ?? config.blocks[0];
+    this.resolver.setTarget(root === undefined ? null : probeTarget(root));
     await this.startHttp(config);
     for (const loop of this.server.handlersNamed<LoopHandler>("loop")) {
       const target = loop.probeTarget;
@@ -65,13 +109,23 @@ export class Daemon {
 
   async stop(drainMs: number): Promise<void> {
     this.serving = false;
+    this.probe.stop();
     await this.server.stop(drainMs);
+    await this.cluster.stop();
     for (const server of this.http.values()) await closeHttp(server);
     this.http.clear();
   }
 
   private handlersFor(block: ServerBlock): Handler[] {
     const handlers: Handler[] = [];
+    if (block.kubernetes !== null) {
+      const records = this.cluster.recordsFor(block.kubernetes, block.autopath);
+      handlers.push(
+        new KubernetesPlugin(records, block.autopath?.source === "@kubernetes", (error) =>
+          this.deps.log.error({ err: error }, "cluster answer failed"),
+        ),
+      );
+    }
     if (block.forward !== null) {
       const forwarder = new Forwarder(block.forward, {
         now: this.deps.now,
@@ -145,7 +199,10 @@ export class Daemon {
   }
 
   private checks() {
-    return { healthy: () => this.serving, ready: () => this.serving };
+    return {
+      healthy: () => this.serving && this.probe.healthy(),
+      ready: () => this.serving && this.cluster.synced,
+    };
   }
 }
 

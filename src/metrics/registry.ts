@@ -176,6 +176,30 @@ export function createMetrics(version: string) {
       labelNames: ["to"],
       registers: r,
     }),
+    watchSynced: new Gauge({
+      name: "coredns_kubernetes_watch_synced",
+      help: "Whether the first full list of a resource has been applied (1) or not (0).",
+      labelNames: ["resource"],
+      registers: r,
+    }),
+    watchLastSync: new Gauge({
+      name: "coredns_kubernetes_watch_last_sync_timestamp_seconds",
+      help: "When a list or watch event last brought a resource up to date.",
+      labelNames: ["resource"],
+      registers: r,
+    }),
+    watchRestarts: new Counter({
+      name: "coredns_kubernetes_watch_restarts_total",
+      help: "Watches of a resource that failed or went silent and were restarted.",
+      labelNames: ["resource"],
+      registers: r,
+    }),
+    watchObjects: new Gauge({
+      name: "coredns_kubernetes_watch_objects",
+      help: "Objects of a resource held in the cluster index.",
+      labelNames: ["resource"],
+      registers: r,
+    }),
     dropped: new Counter({
       name: "coredns_nodelocaldns_dropped_packets_total",
       help: "Packets dropped without an answer because no DNS header could be read.",

@@ -44,7 +44,14 @@ export class CachePlugin implements Handler {
   private readonly collector: () => void;
   private readonly metrics: Metrics;
 
-  constructor(config: CacheConfig, blockZones: string[], now: Now, metrics: Metrics, labels: CacheLabels) {
+  constructor(
+    config: CacheConfig,
+    blockZones: string[],
+    now: Now,
+    metrics: Metrics,
+    labels: CacheLabels,
+    volatileZones: readonly string[] = [],
+  ) {
     this.now = now;
     const zones = config.zones.length > 0 ? config.zones : blockZones;
     this.zoneWires = zones.map((z) => nameToWire(z));
@@ -58,9 +65,12 @@ export class CachePlugin implements Handler {
       stale: metrics.cacheServedStale.labels(...l),
       coalesced: metrics.coalesced.labels(...l),
     };
-    this.cache = new PacketCache(config, now, {
-      evicted: (kind) => metrics.cacheEvictions.labels(labels.server, kind, labels.zones, "").inc(),
-    });
+    this.cache = new PacketCache(
+      config,
+      now,
+      { evicted: (kind) => metrics.cacheEvictions.labels(labels.server, kind, labels.zones, "").inc() },
+      volatileZones,
+    );
     const entries = metrics.cacheEntries;
     const cache = this.cache;
     entries.labels(labels.server, "success", labels.zones, "").set(0);
@@ -128,7 +138,7 @@ export class CachePlugin implements Handler {
       }
       return;
     }
-    const result = this.cache.insert(query, reply);
+    const result = this.cache.insert(query, reply, !query.noStore);
     const authoritative = result?.cached === true || (reply.readUInt16BE(2) & FLAG_AA) !== 0;
     for (const waiter of flight.waiters) {
       waiter.plugin = query.plugin;

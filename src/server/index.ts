@@ -2,5 +2,6 @@
 export { CachePlugin } from "./cache-plugin.ts";
 export { CHAIN_ORDER, composeChain, deliver, type Handler, type Next, type PluginName } from "./chain.ts";
 export { ForwardPlugin } from "./forward-plugin.ts";
+export { KubernetesPlugin } from "./kubernetes-plugin.ts";
 export { Query } from "./query.ts";
 export { DnsServer, type HandlerFactory, type ServerDeps } from "./server.ts";

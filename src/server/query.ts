@@ -36,6 +36,8 @@ export class Query extends QueryView {
   /** Opaque per-connection state (TCP: the connection). */
   connection: unknown = null;
   answered = false;
+  /** The reply must not be stored in the cache (answers from the cluster index). */
+  noStore = false;
 
   constructor(transport: Transport, remoteAddress: string, remotePort: number, family: 1 | 2) {
     super();

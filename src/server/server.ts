@@ -88,6 +88,9 @@ export class DnsServer {
       }
     }
     const started: Listener[] = [];
+    // Existing listeners switch to the new chains only once every new listener is bound, so a failed
+    // bind leaves the running configuration untouched.
+    const reroutes: (() => void)[] = [];
     try {
       for (const [address, entries] of routesByAddress) {
         const [host, port] = address.split("|") as [string, string];
@@ -96,7 +99,10 @@ export class DnsServer {
         const router = (l: { serverLabel: string }) =>
           new Router(entries.map((e) => this.route(e.block, e.zone, label ?? l.serverLabel)));
         if (existing !== undefined) {
-          existing.router = router(existing);
+          const next = router(existing);
+          reroutes.push(() => {
+            existing.router = next;
+          });
           continue;
         }
         const listener = new Listener(
@@ -126,6 +132,7 @@ export class DnsServer {
       for (const runtime of runtimes) await closeHandlers(runtime.handlers);
       throw error;
     }
+    for (const reroute of reroutes) reroute();
     for (const [address, listener] of this.listeners) {
       if (!routesByAddress.has(address)) {
         await listener.close();
@@ -168,7 +175,9 @@ export class DnsServer {
       const zones = (block.cache.zones.length > 0 ? block.cache.zones : block.zones).join(" ");
       const server =
         block.bind.length > 0 ? `dns://${formatHost(block.bind[0]!)}:${block.port}` : `dns://:${block.port}`;
-      handlers.push(new CachePlugin(block.cache, block.zones, deps.now, deps.metrics, { server, zones }));
+      // Entries in the cluster zones can be dropped by name when the watch changes them.
+      const volatile = block.kubernetes?.zones ?? [];
+      handlers.push(new CachePlugin(block.cache, block.zones, deps.now, deps.metrics, { server, zones }, volatile));
     }
     handlers.push(...deps.handlers(block));
     return { block, handlers, entry: composeChain(handlers, endOfChain) };
