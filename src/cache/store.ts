@@ -43,7 +43,12 @@ export class PacketCache {
   private readonly stores: Record<StoreKind, LRUCache<number, CacheEntry>>;
   private readonly volatile: NameIndex | null;
 
-  constructor(config: CacheConfig, now: Now, observer?: CacheObserver, volatileZones: readonly string[] = []) {
+  constructor(
+    config: CacheConfig,
+    now: Now,
+    observer?: CacheObserver,
+    volatileZones: readonly string[] = [],
+  ) {
     this.config = config;
     this.volatile = volatileZones.length > 0 ? new NameIndex(volatileZones) : null;
     this.now = now;

@@ -3,7 +3,12 @@
 
 import { ClusterRecords } from "../cluster/index.ts";
 import type { AutopathConfig, KubernetesConfig } from "../config/types.ts";
-import { type ClusterWatch, type ConnectionOptions, startWatch, type WatchObserver } from "../kubeapi/index.ts";
+import {
+  type ClusterWatch,
+  type ConnectionOptions,
+  startWatch,
+  type WatchObserver,
+} from "../kubeapi/index.ts";
 import type { Logger } from "../log/index.ts";
 import type { Metrics } from "../metrics/index.ts";
 import type { CachePlugin } from "../server/index.ts";

@@ -60,7 +60,10 @@ export class Daemon {
     this.deps = deps;
     this.wheel = new TimerWheel(deps.now);
     this.errorLog = new RateLimitedLog(deps.log, 10_000, deps.now);
-    this.probe = new SelfProbe({ now: deps.now, ...(deps.healthProbe ?? { intervalMs: 1000, staleAfterMs: 5000 }) });
+    this.probe = new SelfProbe({
+      now: deps.now,
+      ...(deps.healthProbe ?? { intervalMs: 1000, staleAfterMs: 5000 }),
+    });
     this.cluster = new ClusterHub({
       now: deps.now,
       log: deps.log,

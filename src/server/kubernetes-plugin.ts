@@ -1,7 +1,12 @@
 // Cluster records in the chain: answers from the in-process index, `autopath @kubernetes`
 // search-path completion, and everything the index cannot answer passed on (to kube-dns).
 
-import { type AutopathCandidate, autopathReply, type ClusterRecords, candidateAccepted } from "../cluster/index.ts";
+import {
+  type AutopathCandidate,
+  autopathReply,
+  type ClusterRecords,
+  candidateAccepted,
+} from "../cluster/index.ts";
 import { buildQuery, errorReply, PARSE_OK, parseQuery, RCODE } from "../dns/index.ts";
 import { deliver, type Handler, type Next } from "./chain.ts";
 import { Query, type ReplyInterceptor, type Transport } from "./query.ts";

@@ -177,7 +177,9 @@ export class DnsServer {
         block.bind.length > 0 ? `dns://${formatHost(block.bind[0]!)}:${block.port}` : `dns://:${block.port}`;
       // Entries in the cluster zones can be dropped by name when the watch changes them.
       const volatile = block.kubernetes?.zones ?? [];
-      handlers.push(new CachePlugin(block.cache, block.zones, deps.now, deps.metrics, { server, zones }, volatile));
+      handlers.push(
+        new CachePlugin(block.cache, block.zones, deps.now, deps.metrics, { server, zones }, volatile),
+      );
     }
     handlers.push(...deps.handlers(block));
     return { block, handlers, entry: composeChain(handlers, endOfChain) };
