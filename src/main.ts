@@ -98,7 +98,12 @@ async function main(): Promise<void> {
   }
   if (flags.pidfile !== null) writeFileSync(flags.pidfile, `${process.pid}\n`);
 
-  const network = networkHooks(flags, log, metrics);
+  let network: ReturnType<typeof networkHooks>;
+  try {
+    network = networkHooks(flags, log, metrics);
+  } catch (error) {
+    fail(message(error, "flags"));
+  }
   const daemon = new Daemon({
     log,
     metrics,
@@ -154,8 +159,8 @@ async function main(): Promise<void> {
     log.info({ signal }, "stopping: answering queries in flight");
     reload.stop();
     daemon
-      .stop(5000)
-      .then(() => network.shutdown())
+      .shutdown()
+      .then(({ handedOff }) => network.shutdown(handedOff))
       .then(
         () => process.exit(0),
         (error: unknown) => {

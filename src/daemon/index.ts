@@ -7,23 +7,27 @@ import { type Now, TimerWheel } from "../clock/index.ts";
 import type { Config, ServerBlock } from "../config/types.ts";
 import { errorReply, RCODE } from "../dns/index.ts";
 import { Forwarder } from "../forward/index.ts";
-import { SelfProbe, startHealthServer } from "../health/index.ts";
+import { installTestHooks, SelfProbe, startHealthServer } from "../health/index.ts";
 import type { ConnectionOptions } from "../kubeapi/index.ts";
-import { type Logger, RateLimitedLog } from "../log/index.ts";
+import { ErrorsLog, type Logger } from "../log/index.ts";
 import { LOOP_TIMINGS, LoopHandler, type LoopTimings } from "../loop/index.ts";
 import { type Metrics, startMetricsServer } from "../metrics/index.ts";
 import {
   type CachePlugin,
+  ControlNames,
   composeChain,
+  controlName,
   DnsServer,
   deliver,
   ForwardPlugin,
   type Handler,
   KubernetesPlugin,
+  newToken,
+  successorServes,
 } from "../server/index.ts";
 import { ClusterHub } from "./cluster.ts";
 import { loopEvents } from "./loop-events.ts";
-import { forwardObserver } from "./observers.ts";
+import { forwardObserver, healthObserver } from "./observers.ts";
 import { SelfResolver } from "./self-resolve.ts";
 
 export interface DaemonDeps {
@@ -41,6 +45,8 @@ export interface DaemonDeps {
   hostSearch?: readonly string[];
   /** Overrides of the in-cluster API connection (tests). */
   kubeConnection?: Omit<ConnectionOptions, "endpoint" | "kubeconfig">;
+  /** Shared by every worker of one daemon, so their handoff probes are told from a successor's. */
+  controlToken?: string;
   /** Self-probe period and how long without an answer makes /health red. */
   healthProbe?: { intervalMs: number; staleAfterMs: number };
 }
@@ -50,20 +56,25 @@ export class Daemon {
   private readonly deps: DaemonDeps;
   private readonly wheel: TimerWheel;
   private readonly http = new Map<string, Server>();
-  private readonly errorLog: RateLimitedLog;
   private serving = false;
   private readonly cluster: ClusterHub;
   private readonly resolver = new SelfResolver();
   private readonly probe: SelfProbe;
+  readonly control: ControlNames;
+  private config: Config | null = null;
 
   constructor(deps: DaemonDeps) {
     this.deps = deps;
     this.wheel = new TimerWheel(deps.now);
-    this.errorLog = new RateLimitedLog(deps.log, 10_000, deps.now);
-    this.probe = new SelfProbe({
-      now: deps.now,
-      ...(deps.healthProbe ?? { intervalMs: 1000, staleAfterMs: 5000 }),
-    });
+    this.control = new ControlNames(deps.controlToken ?? newToken());
+    this.probe = new SelfProbe(
+      {
+        now: deps.now,
+        ...(deps.healthProbe ?? { intervalMs: 1000, staleAfterMs: 5000 }),
+        onRound: healthObserver(deps.metrics),
+      },
+      controlName("h", this.control.token),
+    );
     this.cluster = new ClusterHub({
       now: deps.now,
       log: deps.log,
@@ -75,7 +86,7 @@ export class Daemon {
       ...(deps.kubeConnection ? { connection: deps.kubeConnection } : {}),
     });
     this.server = new DnsServer({
-      probeName: this.probe.nameWire,
+      control: this.control,
       now: deps.now,
       clock: () => performance.now(),
       metrics: deps.metrics,
@@ -89,6 +100,12 @@ export class Daemon {
     await this.apply(config);
     this.serving = true;
     this.probe.start();
+    installTestHooks(() => this.server.listening(), this.deps.log);
+    // Once, at start: everything the daemon runs with, as one structured line.
+    this.deps.log.info(
+      { config, reusePort: this.deps.reusePort, nodecacheMetrics: this.deps.nodecacheMetricsAddress ?? null },
+      "effective configuration",
+    );
   }
 
   /** Serve `config`: new chains on the same listeners (no query dropped), HTTP endpoints, loop probes. */
@@ -99,6 +116,7 @@ export class Daemon {
     } finally {
       await this.cluster.endApply();
     }
+    this.config = config;
     this.probe.setTargets(this.server.listening());
     // ExternalName targets resolve through the block that serves the root, else the first one.
     const root = config.blocks.find((b) => b.zones.includes(".")) ?? config.blocks[0];
@@ -110,10 +128,41 @@ export class Daemon {
     }
   }
 
+  /**
+   * SIGTERM. Health and readiness turn red at once while DNS keeps answering for the lameduck
+   * period; as soon as a successor answers on every address we hand over to it (no query lost);
+   * otherwise, at the end, stop taking queries and answer those in flight.
+   * Returns whether a successor took over (then the interface and rules are its: keep them).
+   */
+  async shutdown(drainMs = 5000): Promise<{ handedOff: boolean }> {
+    this.serving = false;
+    const blocks = this.config?.blocks ?? [];
+    const lameduckMs = Math.max(0, ...blocks.map((b) => b.health?.lameduckMs ?? 0));
+    const deadline = Date.now() + lameduckMs;
+    const probe = controlName("x", this.control.token);
+    for (;;) {
+      if (await successorServes(this.server.listening(), probe)) {
+        this.deps.log.info("a successor serves our addresses: handing over");
+        this.probe.stop();
+        await this.server.handoff(drainMs);
+        await this.closeRest();
+        return { handedOff: true };
+      }
+      if (Date.now() >= deadline) break;
+      await new Promise((r) => setTimeout(r, Math.min(500, Math.max(0, deadline - Date.now()))));
+    }
+    await this.stop(drainMs);
+    return { handedOff: false };
+  }
+
   async stop(drainMs: number): Promise<void> {
     this.serving = false;
     this.probe.stop();
     await this.server.stop(drainMs);
+    await this.closeRest();
+  }
+
+  private async closeRest(): Promise<void> {
     await this.cluster.stop();
     for (const server of this.http.values()) await closeHttp(server);
     this.http.clear();
@@ -130,14 +179,14 @@ export class Daemon {
       );
     }
     if (block.forward !== null) {
+      // `errors`: upstream failures once per upstream per interval, or as its consolidate rules say.
+      const errors =
+        block.errors === null ? null : new ErrorsLog({ log: this.deps.log, config: block.errors });
       const forwarder = new Forwarder(block.forward, {
         now: this.deps.now,
         wheel: this.wheel,
-        observer: forwardObserver(this.deps.metrics),
-        warn: (message, fields) => {
-          if (block.errors !== null)
-            this.errorLog.warn(`${message}|${JSON.stringify(fields ?? {})}`, message, fields);
-        },
+        observer: forwardObserver(this.deps.metrics, errors),
+        warn: (message, fields) => errors?.report(message, message, fields),
       });
       handlers.push(
         new ForwardPlugin(forwarder, (error) =>

@@ -10,7 +10,8 @@ import { NodeNetwork, realExec } from "../netif/index.ts";
 export interface NetworkHooks {
   beforeListeners(): Promise<void>;
   afterListeners(): Promise<void>;
-  shutdown(): Promise<void>;
+  /** `handedOff`: a successor serves our addresses now, so its interface and rules stay. */
+  shutdown(handedOff?: boolean): Promise<void>;
 }
 
 const NONE: NetworkHooks = {
@@ -49,8 +50,9 @@ export function networkHooks(flags: Flags, log: Logger, metrics: Metrics): Netwo
       await network.setupRules();
       network.startSync();
     },
-    shutdown: async () => {
-      if (flags.skipteardown) network.stop();
+    shutdown: async (handedOff = false) => {
+      if (handedOff) log.info("handed over to a successor: interface and rules left to it");
+      if (flags.skipteardown || handedOff) network.stop();
       else await network.teardown();
     },
   };

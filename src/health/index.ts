@@ -4,7 +4,14 @@
 import { createServer, type Server } from "node:http";
 import { splitHostPort } from "../metrics/http.ts";
 
-export { type ProbeTarget, probeName, SelfProbe, type SelfProbeOptions } from "./probe.ts";
+export {
+  DEFAULT_PROBES_PER_ROUND,
+  type ProbeTarget,
+  probeName,
+  SelfProbe,
+  type SelfProbeOptions,
+} from "./probe.ts";
+export { installTestHooks, TEST_HOOKS_ENV, testHooksEnabled } from "./test-hooks.ts";
 
 export interface HealthChecks {
   healthy(): boolean;
@@ -28,7 +35,7 @@ export async function startHealthServer(
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen({ host, port }, () => {
+    server.listen({ host, port, reusePort: true }, () => {
       server.off("error", reject);
       resolve();
     });

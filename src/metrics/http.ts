@@ -24,7 +24,7 @@ export async function startMetricsServer(address: string, registry: Registry): P
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen({ host, port }, () => {
+    server.listen({ host, port, reusePort: true }, () => {
       server.off("error", reject);
       resolve();
     });

@@ -1,22 +1,15 @@
 // From raw packet to chain: parse, reject what must be rejected, route, run. Per-query failures
 // end here as SERVFAIL; nothing escapes to the socket handler.
 
-import {
-  equalsIgnoreCase,
-  errorReply,
-  PARSE_DROP,
-  PARSE_FORMERR,
-  parseQuery,
-  RCODE,
-  TYPE,
-} from "../dns/index.ts";
+import { errorReply, PARSE_DROP, PARSE_FORMERR, parseQuery, RCODE, TYPE } from "../dns/index.ts";
+import type { ControlNames } from "./control.ts";
 import type { Query } from "./query.ts";
 import type { Router } from "./router.ts";
 
 export interface DispatchHooks {
   clock(): number;
-  /** The liveness probe's private name (lowercase wire form): answered here, without the chain. */
-  probeName: Buffer | null;
+  /** Control names (self-probe, handoff probe): answered or dropped here, without the chain. */
+  control: ControlNames | null;
   dropped(query: Query): void;
   failed(query: Query, error: unknown): void;
 }
@@ -42,13 +35,10 @@ export function dispatch(query: Query, packet: Buffer, router: Router, hooks: Di
       query.sendFinal(errorReply(query, RCODE.REFUSED));
       return;
     }
-    const probe = hooks.probeName;
-    if (
-      probe !== null &&
-      query.qnameEnd - 12 === probe.length &&
-      equalsIgnoreCase(packet, 12, probe, 0, probe.length)
-    ) {
-      query.sendFinal(errorReply(query, RCODE.NOERROR));
+    const control = hooks.control?.classify(packet, query.qnameEnd) ?? null;
+    if (control !== null) {
+      if (control === "own-handoff") hooks.dropped(query);
+      else query.sendFinal(errorReply(query, control === "health" ? RCODE.NOERROR : RCODE.NXDOMAIN));
       return;
     }
     const route = router.route(packet, query.qnameEnd);

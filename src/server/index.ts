@@ -1,7 +1,9 @@
 // Listeners, routing and the chain.
 export { CachePlugin } from "./cache-plugin.ts";
 export { CHAIN_ORDER, composeChain, deliver, type Handler, type Next, type PluginName } from "./chain.ts";
+export { CONTROL_SUFFIX, ControlNames, controlName, newToken } from "./control.ts";
 export { ForwardPlugin } from "./forward-plugin.ts";
+export { type Address, enableTcpMigration, successorServes } from "./handoff.ts";
 export { KubernetesPlugin } from "./kubernetes-plugin.ts";
 export { Query } from "./query.ts";
 export { DnsServer, type HandlerFactory, type ServerDeps } from "./server.ts";

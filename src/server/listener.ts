@@ -38,6 +38,10 @@ export class Listener {
   private readonly family: 1 | 2;
   private readonly udpTransport: Transport;
   private readonly tcpTransport: Transport;
+  /** Handoff: the UDP socket is connected to a dead peer, so the kernel gives new queries to the successor. */
+  private detached = false;
+  private flushing = false;
+  private readonly outbox: { reply: Buffer; port: number; address: string }[] = [];
 
   constructor(options: ListenerOptions, router: Router) {
     this.host = options.host;
@@ -53,7 +57,8 @@ export class Listener {
       proto: "udp",
       send: (query, reply) => {
         finished();
-        this.udp?.send(reply, query.remotePort, query.remoteAddress);
+        if (this.detached) this.queueReply(reply, query.remotePort, query.remoteAddress);
+        else this.udp?.send(reply, query.remotePort, query.remoteAddress);
       },
     };
     this.tcpTransport = {
@@ -113,6 +118,8 @@ export class Listener {
 
   async close(): Promise<void> {
     await this.stopAccepting();
+    while (this.udp !== null && (this.flushing || this.outbox.length > 0))
+      await new Promise((r) => setTimeout(r, 5));
     for (const socket of this.connections) socket.end();
     const udp = this.udp;
     this.udp = null;
@@ -122,6 +129,67 @@ export class Listener {
 
   get key(): string {
     return `${this.host}:${this.port}`;
+  }
+
+  /**
+   * Take the UDP socket out of the kernel's choice without closing it: a connected socket in a
+   * SO_REUSEPORT group only receives from its peer, so every new query goes to the other sockets
+   * (the successor), while what is already queued here is still read and answered.
+   */
+  async detachUdp(): Promise<void> {
+    const udp = this.udp;
+    if (udp === null || this.detached) return;
+    await this.connectAside(udp);
+    this.detached = true;
+  }
+
+  /** Whether replies are still waiting to go out of a detached socket. */
+  get pendingReplies(): number {
+    return this.outbox.length + (this.flushing ? 1 : 0);
+  }
+
+  /** The peer a detached socket is connected to: our own address, port 1, where no client lives. */
+  private connectAside(udp: dgram.Socket): Promise<void> {
+    const host = this.host === "::" ? "::1" : this.host === "0.0.0.0" ? "127.0.0.1" : this.host;
+    return new Promise<void>((resolve, reject) => {
+      udp.connect(1, host, (error?: Error) => (error ? reject(error) : resolve()));
+    });
+  }
+
+  /** Replies sent through the socket after it was detached (queued or in flight at the handoff). */
+  repliesAfterDetach = 0;
+
+  private queueReply(reply: Buffer, port: number, address: string): void {
+    this.repliesAfterDetach++;
+    this.outbox.push({ reply, port, address });
+    if (!this.flushing) void this.flush();
+  }
+
+  /**
+   * Replies from a detached socket: a connected socket cannot send elsewhere, so disconnect, send the
+   * batch, and connect aside again. Queries that slip in during that moment are read and answered
+   * in the next batch; none are lost because the socket only closes while connected and drained.
+   */
+  private async flush(): Promise<void> {
+    const udp = this.udp;
+    if (udp === null) return;
+    this.flushing = true;
+    try {
+      while (this.outbox.length > 0) {
+        const batch = this.outbox.splice(0, this.outbox.length);
+        udp.disconnect();
+        await Promise.all(
+          batch.map(
+            (r) => new Promise<void>((resolve) => udp.send(r.reply, r.port, r.address, () => resolve())),
+          ),
+        );
+        await this.connectAside(udp);
+      }
+    } catch {
+      // the socket went away; nothing left to send through it
+    } finally {
+      this.flushing = false;
+    }
   }
 
   private accept(socket: net.Socket): void {

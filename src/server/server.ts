@@ -7,10 +7,12 @@ import type { Logger } from "../log/index.ts";
 import { type Metrics, ZoneMetrics } from "../metrics/index.ts";
 import { CachePlugin } from "./cache-plugin.ts";
 import { composeChain, endOfChain, type Handler, type Next } from "./chain.ts";
+import type { ControlNames } from "./control.ts";
 import type { DispatchHooks } from "./dispatch.ts";
+import { enableTcpMigration } from "./handoff.ts";
 import { Listener } from "./listener.ts";
-import { MetricsPlugin } from "./metrics-plugin.ts";
-import type { Query } from "./query.ts";
+import { MetricsPlugin, type RepliedHook } from "./metrics-plugin.ts";
+import { queryLogger } from "./query-log.ts";
 import { type Route, Router } from "./router.ts";
 
 /** Builds the handlers a block needs beyond metrics and cache (forward, kubernetes, loop). */
@@ -24,10 +26,10 @@ export interface ServerDeps {
   log: Logger;
   handlers: HandlerFactory;
   reusePort: boolean;
-  /** The liveness probe's name (wire form), answered by the dispatcher itself. */
-  probeName?: Buffer;
-  /** Called for every answered query (query logging). */
-  onReplied?: (query: Query, reply: Buffer) => void;
+  /** Control names (self-probe, handoff), answered or dropped by the dispatcher itself. */
+  control?: ControlNames;
+  /** Called for every answered query of a block with `prometheus` or `log`. */
+  onReplied?: RepliedHook;
 }
 
 interface BlockRuntime {
@@ -49,7 +51,7 @@ export class DnsServer {
     this.deps = deps;
     this.hooks = {
       clock: deps.clock,
-      probeName: deps.probeName ?? null,
+      control: deps.control ?? null,
       dropped: (query) => {
         this.finished();
         deps.metrics.dropped.labels(query.transport.proto, query.transport.proto).inc();
@@ -156,6 +158,26 @@ export class DnsServer {
     return [...this.listeners.values()].map((l) => ({ host: l.host, port: l.port }));
   }
 
+  /**
+   * Step aside for a successor already serving the same addresses: UDP sockets detach (new queries
+   * go to the successor, queued ones are still answered), TCP listeners close (pending connections
+   * migrate where the kernel allows), queries in flight are answered, then everything closes.
+   */
+  async handoff(drainMs: number): Promise<void> {
+    await enableTcpMigration();
+    for (const listener of this.listeners.values()) await listener.detachUdp();
+    for (const listener of this.listeners.values()) await listener.stopAccepting();
+    const deadline = Date.now() + drainMs;
+    const busy = () =>
+      this.inflightCount > 0 || [...this.listeners.values()].some((l) => l.pendingReplies > 0);
+    // Read what the kernel had queued before the detach, and answer it.
+    do await new Promise((r) => setTimeout(r, 50));
+    while (busy() && Date.now() < deadline);
+    const answered = [...this.listeners.values()].reduce((n, l) => n + l.repliesAfterDetach, 0);
+    this.deps.log.info({ answeredAfterStepAside: answered }, "handoff drained");
+    await this.stop(0);
+  }
+
   /** Stop taking queries, answer those in flight (up to `drainMs`), close everything. */
   async stop(drainMs: number): Promise<void> {
     for (const listener of this.listeners.values()) await listener.stopAccepting();
@@ -170,7 +192,11 @@ export class DnsServer {
   private buildRuntime(block: ServerBlock): BlockRuntime {
     const { deps } = this;
     const handlers: Handler[] = [];
-    if (block.prometheus !== null) handlers.push(new MetricsPlugin(deps.clock, deps.onReplied ?? null));
+    // `log` needs the reply observer too; without `prometheus` it logs and does not count.
+    const logged = block.log === null ? null : queryLogger(block.log, deps.log);
+    const replied = joinHooks(deps.onReplied ?? null, logged);
+    if (block.prometheus !== null || logged !== null)
+      handlers.push(new MetricsPlugin(deps.clock, replied, block.prometheus !== null));
     if (block.cache !== null) {
       const zones = (block.cache.zones.length > 0 ? block.cache.zones : block.zones).join(" ");
       const server =
@@ -207,4 +233,12 @@ async function closeHandlers(handlers: Handler[]): Promise<void> {
       // closing is best effort
     }
   }
+}
+
+function joinHooks(a: RepliedHook | null, b: RepliedHook | null): RepliedHook | null {
+  if (a === null || b === null) return a ?? b;
+  return (query, reply, seconds) => {
+    a(query, reply, seconds);
+    b(query, reply, seconds);
+  };
 }

@@ -1,0 +1,82 @@
+// Zero lost queries when a new process takes over the same addresses (a maxSurge rolling update):
+// the old one sees the successor answer its handoff probe, steps aside and drains.
+
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
+import {
+  cleanupAll,
+  defaultHandler,
+  freePort,
+  soaRecord,
+  startDaemon,
+  startFakeUpstream,
+  startUnbound,
+  uniqueLoopback,
+} from "./support/index.ts";
+import { startLoad } from "./support/load.ts";
+
+after(cleanupAll);
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test("a successor takes over under load: zero queries lost, the old one exits 0", async (t) => {
+  // Misses take 50 ms upstream, so many are in flight at the moment of the handoff.
+  const upstream = await startFakeUpstream({
+    host: uniqueLoopback(),
+    handler: async (q) => {
+      const name = q.questions?.[0]?.name ?? "";
+      if (name.startsWith("u")) await sleep(50);
+      return defaultHandler(q, undefined as never);
+    },
+  });
+  const host = uniqueLoopback();
+  const port = await freePort(host);
+  const metricsPort = await freePort(host);
+  const corefile = `.:${port} {
+    bind ${host}
+    cache 30
+    forward . ${upstream.host}:${upstream.port}
+    prometheus ${host}:${metricsPort}
+}
+`;
+  const server = { host, port };
+  const old = await startDaemon({ corefile, readyProbe: server });
+  // Cache hits, and every fourth query a miss (a unique NXDOMAIN name), from many source ports.
+  const run = Date.now();
+  const name = (i: number) => (i % 4 === 0 ? `u${i}-${run}.roll.test` : `n${i % 50}.roll.test`);
+  const load = startLoad({ host, port, qps: 6000, durationMs: 4000, sockets: 64, name });
+  await sleep(1000);
+  const successor = await startDaemon({ corefile });
+  await successor.waitForLine(/serving/, 10_000);
+  await sleep(500);
+  const stopped = old.stop("SIGTERM");
+  const exit = await stopped;
+  assert.equal(exit.code, 0, old.output().slice(-2000));
+  assert.match(old.output(), /handing over/);
+  const drained = /"answeredAfterStepAside":(\d+)/.exec(old.output());
+  assert.ok(drained, "the old process reports its drain");
+  t.diagnostic(`answered by the old process after stepping aside: ${drained[1]}`);
+  const result = await load.done;
+  assert.ok(result.sent >= 20000, `sent ${result.sent}`);
+  assert.equal(result.lost, 0, `lost ${result.lost} of ${result.sent}: ${result.missing.join(" ")}`);
+  assert.equal(result.rcodes.SERVFAIL ?? 0, 0);
+  assert.ok(Number(drained[1]) > 0, "queries in flight at the handoff were answered after stepping aside");
+  assert.ok(successor.isRunning());
+});
+
+test("without a successor, SIGTERM answers what is in flight and exits 0", async () => {
+  const host = uniqueLoopback();
+  const port = await freePort(host);
+  const upstream = await startUnbound({
+    host: uniqueLoopback(),
+    records: [soaRecord("solo.test"), "a.solo.test. 60 IN A 192.0.2.1"],
+  });
+  const d = await startDaemon({
+    corefile: `.:${port} {\n    bind ${host}\n    forward . ${upstream.host}:${upstream.port}\n}\n`,
+    readyProbe: { host, port },
+  });
+  const started = Date.now();
+  const exit = await d.stop("SIGTERM");
+  assert.equal(exit.code, 0);
+  assert.ok(Date.now() - started < 3000, "no lameduck configured: prompt exit");
+});
