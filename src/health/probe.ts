@@ -1,6 +1,9 @@
-// Liveness that tests the real query path: a query for a private name goes out through a UDP
-// socket to each listening DNS socket every interval; the dispatcher answers it without the chain.
-// A wedged socket (full receive queue, blocked loop) stops answering and /health turns red.
+// Liveness that tests the real query path. Every interval a round of probes goes to each listening
+// DNS socket: K queries for a private name, each from its own fresh UDP socket, so that with
+// several processes sharing the port (SO_REUSEPORT hashes the source port) the probes spread over
+// them. The dispatcher answers the name without the chain. A round passes only if every probe is
+// answered within the timeout; /health is green while a round passed within `staleAfterMs`. A
+// wedged socket (full receive queue, blocked loop, a worker that stopped reading) fails rounds.
 
 import { randomBytes } from "node:crypto";
 import dgram from "node:dgram";
@@ -15,14 +18,30 @@ export interface ProbeTarget {
 
 export interface SelfProbeOptions {
   now: Now;
+  /** Time between round starts. */
   intervalMs: number;
-  /** Healthy while every target answered within this long. */
+  /** Healthy while a round passed within this long. */
   staleAfterMs: number;
+  /** Probes per target per round, each from a fresh socket (default 8). */
+  probesPerRound?: number;
+  /** Every probe of a round must be answered within this long (default min(interval, 1 s)). */
+  timeoutMs?: number;
+  /** Each finished round: passed or not, and how long it took (seconds). */
+  onRound?: (passed: boolean, seconds: number) => void;
 }
+
+export const DEFAULT_PROBES_PER_ROUND = 8;
 
 /** A per-process name no client can guess, so the probe's short cut cannot be abused. */
 export function probeName(): string {
   return `nodelocaldns-health-${randomBytes(8).toString("hex")}.invalid.`;
+}
+
+/** Wildcard listeners are probed on loopback. */
+function probeHost(host: string): string {
+  if (host === "::") return "::1";
+  if (host === "0.0.0.0") return "127.0.0.1";
+  return host.split("%")[0]!;
 }
 
 export class SelfProbe {
@@ -30,10 +49,10 @@ export class SelfProbe {
   readonly nameWire: Buffer;
   private readonly options: SelfProbeOptions;
   private targets: ProbeTarget[] = [];
-  private readonly lastAnswer = new Map<string, number>();
-  private readonly sockets: { v4: dgram.Socket | null; v6: dgram.Socket | null } = { v4: null, v6: null };
   private timer: NodeJS.Timeout | null = null;
-  private startedAt = 0;
+  private round: { sockets: dgram.Socket[]; timer: NodeJS.Timeout } | null = null;
+  private lastPass: number | null = null;
+  private rounds = { passed: 0, failed: 0 };
 
   constructor(options: SelfProbeOptions, name = probeName()) {
     this.options = options;
@@ -41,58 +60,89 @@ export class SelfProbe {
     this.nameWire = nameToWire(name);
   }
 
-  /** Probe these addresses (wildcard listeners are probed on loopback). */
   setTargets(targets: ProbeTarget[]): void {
-    this.targets = targets.map((t) => ({
-      host: t.host === "::" ? "::1" : t.host === "0.0.0.0" ? "127.0.0.1" : t.host,
-      port: t.port,
-    }));
+    this.targets = targets.map((t) => ({ host: probeHost(t.host), port: t.port }));
   }
 
   start(): void {
     if (this.timer !== null) return;
-    this.startedAt = this.options.now();
-    for (const family of ["v4", "v6"] as const) {
-      const socket = dgram.createSocket(family === "v4" ? "udp4" : "udp6");
-      socket.on("message", (msg, rinfo) => {
-        if (msg.length < 12) return;
-        this.lastAnswer.set(`${rinfo.address}|${rinfo.port}`, this.options.now());
-      });
-      socket.on("error", () => {});
-      socket.unref();
-      this.sockets[family] = socket;
-    }
-    const tick = () => this.sendAll();
-    tick();
+    const tick = () => this.startRound();
     this.timer = setInterval(tick, this.options.intervalMs);
     this.timer.unref();
+    tick();
   }
 
   stop(): void {
     if (this.timer !== null) clearInterval(this.timer);
     this.timer = null;
-    for (const family of ["v4", "v6"] as const) {
-      this.sockets[family]?.close();
-      this.sockets[family] = null;
-    }
+    this.endRound();
   }
 
-  /** Every target answered recently (or we started too recently to know). */
+  /** A round passed within staleAfterMs (and the probe runs). */
   healthy(): boolean {
-    const now = this.options.now();
-    if (this.timer === null) return false;
-    for (const target of this.targets) {
-      const last = this.lastAnswer.get(`${target.host}|${target.port}`) ?? this.startedAt;
-      if (now - last > this.options.staleAfterMs) return false;
-    }
-    return true;
+    if (this.timer === null || this.lastPass === null) return false;
+    return this.options.now() - this.lastPass <= this.options.staleAfterMs;
   }
 
-  private sendAll(): void {
-    const query = buildQuery(Math.floor(Math.random() * 65536), this.nameWire, TYPE.A, false);
+  /** Rounds passed and failed so far (tests, diagnostics). */
+  get stats(): { passed: number; failed: number } {
+    return { ...this.rounds };
+  }
+
+  private startRound(): void {
+    if (this.round !== null) return; // the previous round is still waiting for its timeout
+    const started = performance.now();
+    const per = this.options.probesPerRound ?? DEFAULT_PROBES_PER_ROUND;
+    const timeoutMs = this.options.timeoutMs ?? Math.min(this.options.intervalMs, 1000);
+    const sockets: dgram.Socket[] = [];
+    let pending = this.targets.length * per;
+    const finish = (passed: boolean) => {
+      if (this.round === null || this.round.sockets !== sockets) return;
+      this.endRound();
+      if (passed) {
+        this.lastPass = this.options.now();
+        this.rounds.passed++;
+      } else {
+        this.rounds.failed++;
+      }
+      this.options.onRound?.(passed, (performance.now() - started) / 1000);
+    };
+    this.round = { sockets, timer: setTimeout(() => finish(false), timeoutMs) };
+    this.round.timer.unref();
+    if (pending === 0) {
+      finish(true);
+      return;
+    }
     for (const target of this.targets) {
-      const socket = isIPv6(target.host) ? this.sockets.v6 : this.sockets.v4;
-      socket?.send(query, target.port, target.host);
+      for (let i = 0; i < per; i++) {
+        const id = Math.floor(Math.random() * 65536);
+        const socket = dgram.createSocket(isIPv6(target.host) ? "udp6" : "udp4");
+        sockets.push(socket);
+        socket.unref();
+        socket.on("error", () => {});
+        let answered = false;
+        socket.on("message", (msg, rinfo) => {
+          if (answered || msg.length < 12 || msg.readUInt16BE(0) !== id || (msg[2]! & 0x80) === 0) return;
+          if (rinfo.port !== target.port) return;
+          answered = true;
+          if (--pending === 0) finish(true);
+        });
+        socket.send(buildQuery(id, this.nameWire, TYPE.A, false), target.port, target.host);
+      }
+    }
+  }
+
+  private endRound(): void {
+    const round = this.round;
+    if (round === null) return;
+    this.round = null;
+    clearTimeout(round.timer);
+    for (const socket of round.sockets) {
+      try {
+        socket.close();
+      } catch {
+        // already closed
+      }
     }
   }
 }

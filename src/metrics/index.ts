@@ -1,5 +1,13 @@
 // Prometheus metrics with CoreDNS-compatible names.
 
 export { startMetricsServer } from "./http.ts";
-export { typeLabel, ZoneMetrics } from "./query-metrics.ts";
-export { createMetrics, type Metrics } from "./registry.ts";
+export { familyOf, typeLabel, ZoneMetrics } from "./query-metrics.ts";
+export {
+  buildInfoLabels,
+  createMetrics,
+  DURATION_BUCKETS,
+  type Metrics,
+  type MetricsOptions,
+  SIZE_BUCKETS,
+  SLIM_DURATION_BUCKETS,
+} from "./registry.ts";

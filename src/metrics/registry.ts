@@ -3,12 +3,30 @@
 
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { FastCounterVec, FastHistogramVec } from "./fast.ts";
+import { registerProcessMetrics } from "./process.ts";
 
-const DURATION_BUCKETS = Array.from({ length: 16 }, (_, i) => 0.00025 * 2 ** i);
-const SIZE_BUCKETS = [0, 100, 200, 300, 400, 511, 1023, 2047, 4095, 8291, 16e3, 32e3, 48e3, 64e3];
+/** CoreDNS plugin.TimeBuckets: ExponentialBuckets(0.00025, 2, 16), 0.25 ms .. 8.192 s. */
+export const DURATION_BUCKETS = exponentialBuckets(0.00025, 2, 16);
+/** CoreDNS plugin.SlimTimeBuckets: ExponentialBuckets(0.00025, 10, 5), 0.25 ms .. 2.5 s. */
+export const SLIM_DURATION_BUCKETS = exponentialBuckets(0.00025, 10, 5);
+/** plugin/metrics/vars: request and response size buckets. */
+export const SIZE_BUCKETS = [0, 100, 200, 300, 400, 511, 1023, 2047, 4095, 8291, 16e3, 32e3, 48e3, 64e3];
 
-export function createMetrics(version: string) {
+/** As Go's prometheus.ExponentialBuckets: repeated multiplication, so the bounds print the same. */
+function exponentialBuckets(start: number, factor: number, count: number): number[] {
+  const out: number[] = [];
+  for (let i = 0, v = start; i < count; i++, v *= factor) out.push(v);
+  return out;
+}
+
+export interface MetricsOptions {
+  /** process_* metrics (CPU, memory, fds), named as Go's process collector names them. */
+  processMetrics?: boolean;
+}
+
+export function createMetrics(version: string, options: MetricsOptions = {}) {
   const registry = new Registry();
+  if (options.processMetrics ?? true) registerProcessMetrics(registry);
   // Gauges read at scrape time (cache sizes) register a collector here instead of counting per query.
   const collectors = new Set<() => void>();
   const r = [registry];
@@ -27,17 +45,24 @@ export function createMetrics(version: string) {
       "Counter of response status codes.",
       ["server", "zone", "view", "rcode", "plugin"],
     ),
+    // CoreDNS's README lists a `type` label here; its code (vars.go, report.go) has none.
     duration: new FastHistogramVec(
       registry,
       "coredns_dns_request_duration_seconds",
-      "Histogram of the time (in seconds) each request took.",
-      ["server", "zone", "view", "type"],
+      "Histogram of the time (in seconds) each request took per zone.",
+      ["server", "zone", "view"],
       DURATION_BUCKETS,
+    ),
+    doRequests: new FastCounterVec(
+      registry,
+      "coredns_dns_do_requests_total",
+      "Counter of DNS requests with DO bit set per zone.",
+      ["server", "zone", "view"],
     ),
     requestSize: new FastHistogramVec(
       registry,
       "coredns_dns_request_size_bytes",
-      "Size of the EDNS0 UDP buffer in bytes (64K for TCP).",
+      "Size of the EDNS0 UDP buffer in bytes (64K for TCP) per zone and protocol.",
       ["server", "zone", "view", "proto"],
       SIZE_BUCKETS,
     ),
@@ -126,6 +151,20 @@ export function createMetrics(version: string) {
       help: "A metric with a constant '1' value labeled by version, revision, and goversion from which CoreDNS was built.",
       labelNames: ["version", "revision", "goversion"],
       registers: r,
+      // Several workers aggregated into one scrape still report 1.
+      aggregator: "first",
+    }),
+    // The health plugin's: here a self-probe round through the DNS sockets (CoreDNS: a GET of /health).
+    healthDuration: new Histogram({
+      name: "coredns_health_request_duration_seconds",
+      help: "Histogram of the time (in seconds) each request took.",
+      buckets: SLIM_DURATION_BUCKETS,
+      registers: r,
+    }),
+    healthFailures: new Counter({
+      name: "coredns_health_request_failures_total",
+      help: "The number of times the health check failed.",
+      registers: r,
     }),
     panics: new Counter({
       name: "coredns_panics_total",
@@ -137,6 +176,7 @@ export function createMetrics(version: string) {
       help: "A metric with a constant '1' value labeled by hash, and value which type of hash generated.",
       labelNames: ["hash", "value"],
       registers: r,
+      aggregator: "first",
     }),
     // node-cache's own counter (served on -metrics-listen-address as node-cache does, and with the rest).
     nodecacheSetupErrors: new Counter({
@@ -200,6 +240,12 @@ export function createMetrics(version: string) {
       labelNames: ["resource"],
       registers: r,
     }),
+    upstreamFailures: new Counter({
+      name: "coredns_nodelocaldns_upstream_failures_total",
+      help: "Upstream exchanges that got no reply (timeout) or failed (error), per upstream and protocol.",
+      labelNames: ["to", "proto", "reason"],
+      registers: r,
+    }),
     dropped: new Counter({
       name: "coredns_nodelocaldns_dropped_packets_total",
       help: "Packets dropped without an answer because no DNS header could be read.",
@@ -207,7 +253,7 @@ export function createMetrics(version: string) {
       registers: r,
     }),
   };
-  m.buildInfo.labels(version, "", `node${process.versions.node}`).set(1);
+  m.buildInfo.labels(...buildInfoLabels(version)).set(1);
   // node-cache initialises every errortype at 0 so that rate() and alerts see the series at once.
   for (const t of ["iptables", "iptables_lock", "interface_add", "interface_check", "configmap"]) {
     m.nodecacheSetupErrors.labels(t).inc(0);
@@ -216,3 +262,8 @@ export function createMetrics(version: string) {
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/** version, revision, goversion of coredns_build_info (goversion: the Node.js runtime, e.g. node24.1.0). */
+export function buildInfoLabels(version: string): [string, string, string] {
+  return [version, "", `node${process.versions.node}`];
+}

@@ -9,7 +9,7 @@ import type { Metrics } from "../metrics/index.ts";
 import type { Handler, Next } from "./chain.ts";
 import { Query, type ReplyInterceptor, type Transport } from "./query.ts";
 
-const nullTransport: Transport = { proto: "tcp", send() {} };
+const nullTransport: Transport = { proto: "tcp", server: "", send() {} };
 
 /** Identical misses in flight: one downstream query, many waiters. */
 class Flight implements ReplyInterceptor {

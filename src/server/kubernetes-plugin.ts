@@ -11,7 +11,7 @@ import { buildQuery, errorReply, PARSE_OK, parseQuery, RCODE } from "../dns/inde
 import { deliver, type Handler, type Next } from "./chain.ts";
 import { Query, type ReplyInterceptor, type Transport } from "./query.ts";
 
-const internalTransport: Transport = { proto: "tcp", send() {} };
+const internalTransport: Transport = { proto: "tcp", server: "", send() {} };
 
 export class KubernetesPlugin implements Handler {
   readonly name = "kubernetes" as const;

@@ -47,7 +47,9 @@ export class Listener {
     this.host = options.host;
     this.port = options.port;
     this.family = net.isIPv6(options.host) ? 2 : 1;
-    this.serverLabel = `dns://${this.family === 2 ? `[${options.host}]` : options.host}:${options.port}`;
+    // CoreDNS's label: dns://ADDR:PORT, and dns://:PORT for a block without bind.
+    const shown = options.host === "::" ? "" : this.family === 2 ? `[${options.host}]` : options.host;
+    this.serverLabel = `dns://${shown}:${options.port}`;
     this.router = router;
     this.hooks = options.hooks;
     this.reusePort = options.reusePort;
@@ -55,6 +57,7 @@ export class Listener {
     const finished = options.finished;
     this.udpTransport = {
       proto: "udp",
+      server: this.serverLabel,
       send: (query, reply) => {
         finished();
         if (this.detached) this.queueReply(reply, query.remotePort, query.remoteAddress);
@@ -63,6 +66,7 @@ export class Listener {
     };
     this.tcpTransport = {
       proto: "tcp",
+      server: this.serverLabel,
       send: (query, reply) => {
         finished();
         const socket = query.connection as net.Socket;

@@ -6,6 +6,8 @@ import type { ZoneMetrics } from "../metrics/index.ts";
 /** How an answer leaves: a UDP socket or a TCP connection. */
 export interface Transport {
   readonly proto: "udp" | "tcp";
+  /** The listener's `server` metric label (dns://ADDR:PORT); "" for internal queries. */
+  readonly server: string;
   send(query: Query, reply: Buffer): void;
 }
 

@@ -54,7 +54,7 @@ export class DnsServer {
       control: deps.control ?? null,
       dropped: (query) => {
         this.finished();
-        deps.metrics.dropped.labels(query.transport.proto, query.transport.proto).inc();
+        deps.metrics.dropped.labels(query.transport.server, query.transport.proto).inc();
       },
       failed: (query, error) => {
         deps.metrics.panics.inc();
