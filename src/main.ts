@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Entry point: flags -> validated config -> daemon; reload; signals. Only wiring lives here.
 
+import cluster from "node:cluster";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
+import { availableParallelism } from "node:os";
 import { DEFAULT_COREFILE, parseFlags, resolvConfPaths, usage } from "./cli/index.ts";
 import { systemNow } from "./clock/index.ts";
 import { type Config, parseCorefile, parseResolvConf } from "./config/index.ts";
@@ -13,7 +15,9 @@ import { createLogger } from "./log/index.ts";
 import { createMetrics } from "./metrics/index.ts";
 import { CorefileGenerator } from "./nodecache/index.ts";
 import { ReloadController } from "./reload/index.ts";
+import { newToken } from "./server/index.ts";
 import { VERSION } from "./version.ts";
+import { attachWorker, Supervisor } from "./workers/index.ts";
 
 function fail(message: string): never {
   process.stderr.write(`nodelocaldns: ${message}\n`);
@@ -31,6 +35,39 @@ function hostSearchDomains(read: () => string): string[] {
   } catch {
     return [];
   }
+}
+
+/** What serves DNS in this process tree: the daemon itself, or the supervisor of its workers. */
+interface Serving {
+  start(config: Config): Promise<void>;
+  apply(config: Config): Promise<void>;
+  shutdown(timeoutMs: number): Promise<{ handedOff: boolean }>;
+}
+
+function reloader(
+  confFile: string | null,
+  regenerate: (() => void) | null,
+  parse: (text: string) => Config,
+  apply: (config: Config) => Promise<void>,
+  log: ReturnType<typeof createLogger>,
+  metrics: ReturnType<typeof createMetrics>,
+  text: string,
+): ReloadController {
+  return new ReloadController(
+    {
+      confFile: confFile ?? "",
+      regenerate,
+      parse,
+      apply,
+      log,
+      failed: () => metrics.reloadFailed.inc(),
+      version: (sum) => {
+        metrics.reloadVersionInfo.reset();
+        metrics.reloadVersionInfo.labels("sha512", sum).set(1);
+      },
+    },
+    text,
+  );
 }
 
 async function main(): Promise<void> {
@@ -62,7 +99,7 @@ async function main(): Promise<void> {
 
   // node-cache mode: with a base file, -conf is generated from it (and kept up to date).
   let generator: CorefileGenerator | null = null;
-  if (flags.conf !== null && existsSync(flags.basecorefile)) {
+  if (!cluster.isWorker && flags.conf !== null && existsSync(flags.basecorefile)) {
     generator = new CorefileGenerator({
       baseFile: flags.basecorefile,
       confFile: flags.conf,
@@ -81,7 +118,7 @@ async function main(): Promise<void> {
     } catch (error) {
       fail(`cannot generate ${flags.conf} from ${flags.basecorefile}: ${message(error, flags.basecorefile)}`);
     }
-  } else if (flags.conf !== null) {
+  } else if (!cluster.isWorker && flags.conf !== null) {
     log.info(
       { conf: flags.conf, basecorefile: flags.basecorefile },
       `no base Corefile at ${flags.basecorefile}; serving ${flags.conf} as it is`,
@@ -96,6 +133,31 @@ async function main(): Promise<void> {
   } catch (error) {
     fail(message(error, file));
   }
+  const hostSearch = hostSearchDomains(() => readFileSync(paths.resolvConf, "utf8"));
+  if (cluster.isWorker) {
+    // One of several serving processes: DNS only; the primary has the node, HTTP and signals.
+    const token = process.env.NODELOCALDNS_CONTROL_TOKEN;
+    const daemon = new Daemon({
+      log,
+      metrics,
+      now: systemNow,
+      reusePort: true,
+      worker: true,
+      controlToken: token,
+      nodeName: process.env.NODE_NAME,
+      hostSearch,
+    });
+    try {
+      await daemon.start(config);
+    } catch (error) {
+      fail(`worker cannot start: ${(error as Error).message}`);
+    }
+    const reload = reloader(flags.conf, null, parse, (next) => daemon.apply(next), log, metrics, text);
+    if (flags.conf !== null) reload.start(config);
+    attachWorker(daemon, metrics, log, () => reload.stop());
+    process.on("SIGINT", () => {}); // the primary relays the stop
+    return;
+  }
   if (flags.pidfile !== null) writeFileSync(flags.pidfile, `${process.pid}\n`);
 
   let network: ReturnType<typeof networkHooks>;
@@ -104,18 +166,29 @@ async function main(): Promise<void> {
   } catch (error) {
     fail(message(error, "flags"));
   }
-  const daemon = new Daemon({
-    log,
-    metrics,
-    now: systemNow,
-    reusePort: true,
-    nodecacheMetricsAddress: flags.metricsListenAddress,
-    nodeName: process.env.NODE_NAME,
-    hostSearch: hostSearchDomains(() => readFileSync(paths.resolvConf, "utf8")),
-  });
+  const workers = flags.workers === "auto" ? availableParallelism() : flags.workers;
+  const serving: Serving =
+    workers > 1
+      ? new Supervisor({
+          count: workers,
+          controlToken: newToken(),
+          log,
+          metrics,
+          nodecacheMetricsAddress: flags.metricsListenAddress,
+          now: systemNow,
+        })
+      : new Daemon({
+          log,
+          metrics,
+          now: systemNow,
+          reusePort: true,
+          nodecacheMetricsAddress: flags.metricsListenAddress,
+          nodeName: process.env.NODE_NAME,
+          hostSearch,
+        });
   try {
     await network.beforeListeners();
-    await daemon.start(config);
+    await serving.start(config);
     await network.afterListeners();
   } catch (error) {
     fail(`cannot start: ${(error as Error).message}`);
@@ -135,19 +208,13 @@ async function main(): Promise<void> {
   }
 
   const sync = generator;
-  const reload = new ReloadController(
-    {
-      confFile: flags.conf ?? "",
-      regenerate: sync === null ? null : () => void sync.sync(),
-      parse,
-      apply: (next) => daemon.apply(next),
-      log,
-      failed: () => metrics.reloadFailed.inc(),
-      version: (sum) => {
-        metrics.reloadVersionInfo.reset();
-        metrics.reloadVersionInfo.labels("sha512", sum).set(1);
-      },
-    },
+  const reload = reloader(
+    flags.conf,
+    sync === null ? null : () => void sync.sync(),
+    parse,
+    (next) => serving.apply(next),
+    log,
+    metrics,
     text,
   );
   if (flags.conf !== null) reload.start(config);
@@ -158,8 +225,8 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, "stopping: answering queries in flight");
     reload.stop();
-    daemon
-      .shutdown()
+    serving
+      .shutdown(workers > 1 ? 30_000 : 5_000)
       .then(({ handedOff }) => network.shutdown(handedOff))
       .then(
         () => process.exit(0),

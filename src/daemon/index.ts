@@ -1,17 +1,16 @@
 // Assembles the running daemon from a validated Config: DNS server, chains, metrics and health
 // endpoints. main.ts only wires flags and signals to this. apply() is also the reload step.
 
-import type { Server } from "node:http";
 import { isIPv6 } from "node:net";
 import { type Now, TimerWheel } from "../clock/index.ts";
 import type { Config, ServerBlock } from "../config/types.ts";
 import { errorReply, RCODE } from "../dns/index.ts";
 import { Forwarder } from "../forward/index.ts";
-import { installTestHooks, SelfProbe, startHealthServer } from "../health/index.ts";
+import { installTestHooks, SelfProbe } from "../health/index.ts";
 import type { ConnectionOptions } from "../kubeapi/index.ts";
 import { ErrorsLog, type Logger } from "../log/index.ts";
 import { LOOP_TIMINGS, LoopHandler, type LoopTimings } from "../loop/index.ts";
-import { type Metrics, startMetricsServer } from "../metrics/index.ts";
+import type { Metrics } from "../metrics/index.ts";
 import {
   type CachePlugin,
   ControlNames,
@@ -26,6 +25,7 @@ import {
   successorServes,
 } from "../server/index.ts";
 import { ClusterHub } from "./cluster.ts";
+import { HttpEndpoints } from "./http.ts";
 import { loopEvents } from "./loop-events.ts";
 import { forwardObserver, healthObserver } from "./observers.ts";
 import { SelfResolver } from "./self-resolve.ts";
@@ -47,6 +47,8 @@ export interface DaemonDeps {
   kubeConnection?: Omit<ConnectionOptions, "endpoint" | "kubeconfig">;
   /** Shared by every worker of one daemon, so their handoff probes are told from a successor's. */
   controlToken?: string;
+  /** A worker of several serves DNS only: no HTTP endpoints, no self-probe (the primary has them). */
+  worker?: boolean;
   /** Self-probe period and how long without an answer makes /health red. */
   healthProbe?: { intervalMs: number; staleAfterMs: number };
 }
@@ -55,7 +57,8 @@ export class Daemon {
   readonly server: DnsServer;
   private readonly deps: DaemonDeps;
   private readonly wheel: TimerWheel;
-  private readonly http = new Map<string, Server>();
+  /** HTTP endpoints; null in a worker (the primary serves them). */
+  private readonly endpoints: HttpEndpoints | null;
   private serving = false;
   private readonly cluster: ClusterHub;
   private readonly resolver = new SelfResolver();
@@ -85,6 +88,14 @@ export class Daemon {
       hostSearch: deps.hostSearch ?? [],
       ...(deps.kubeConnection ? { connection: deps.kubeConnection } : {}),
     });
+    this.endpoints = deps.worker
+      ? null
+      : new HttpEndpoints(
+          deps.log,
+          deps.metrics.registry,
+          this.checks(),
+          deps.nodecacheMetricsAddress ?? null,
+        );
     this.server = new DnsServer({
       control: this.control,
       now: deps.now,
@@ -99,7 +110,7 @@ export class Daemon {
   async start(config: Config): Promise<void> {
     await this.apply(config);
     this.serving = true;
-    this.probe.start();
+    if (!this.deps.worker) this.probe.start();
     installTestHooks(() => this.server.listening(), this.deps.log);
     // Once, at start: everything the daemon runs with, as one structured line.
     this.deps.log.info(
@@ -121,7 +132,7 @@ export class Daemon {
     // ExternalName targets resolve through the block that serves the root, else the first one.
     const root = config.blocks.find((b) => b.zones.includes(".")) ?? config.blocks[0];
     this.resolver.setTarget(root === undefined ? null : probeTarget(root));
-    await this.startHttp(config);
+    await this.endpoints?.apply(config, !this.serving);
     for (const loop of this.server.handlersNamed<LoopHandler>("loop")) {
       const target = loop.probeTarget;
       loop.start(target.host, target.port);
@@ -164,8 +175,7 @@ export class Daemon {
 
   private async closeRest(): Promise<void> {
     await this.cluster.stop();
-    for (const server of this.http.values()) await closeHttp(server);
-    this.http.clear();
+    await this.endpoints?.close();
   }
 
   private handlersFor(block: ServerBlock): Handler[] {
@@ -213,41 +223,9 @@ export class Daemon {
     return handlers;
   }
 
-  private async startHttp(config: Config): Promise<void> {
-    const wanted = new Map<string, () => Promise<Server>>();
-    const nodecache = this.deps.nodecacheMetricsAddress;
-    if (nodecache)
-      wanted.set(`metrics|${nodecache}`, () => startMetricsServer(nodecache, this.deps.metrics.registry));
-    for (const block of config.blocks) {
-      if (block.prometheus !== null) {
-        const address = block.prometheus;
-        wanted.set(`metrics|${address}`, () => startMetricsServer(address, this.deps.metrics.registry));
-      }
-      if (block.health !== null) {
-        const address = block.health.address;
-        wanted.set(`health|${address}`, () => startHealthServer(address, "/health", this.checks()));
-      }
-      if (block.ready !== null) {
-        const address = block.ready;
-        wanted.set(`ready|${address}`, () => startHealthServer(address, "/ready", this.checks()));
-      }
-    }
-    for (const [key, server] of this.http) {
-      if (!wanted.has(key)) {
-        this.http.delete(key);
-        await closeHttp(server);
-      }
-    }
-    for (const [key, start] of wanted) {
-      if (this.http.has(key)) continue;
-      try {
-        this.http.set(key, await start());
-      } catch (error) {
-        // node-cache logs a metrics listener failure and keeps serving DNS; so do we for all of them.
-        if (!this.serving && key !== `metrics|${nodecache}`) throw error;
-        this.deps.log.error({ err: error, endpoint: key }, `cannot listen for ${key.replace("|", " on ")}`);
-      }
-    }
+  /** Serving, and every cluster index has completed its first list. */
+  get isReady(): boolean {
+    return this.serving && this.cluster.synced;
   }
 
   private checks() {
@@ -264,9 +242,4 @@ export function probeTarget(block: ServerBlock): { host: string; port: number } 
   let host = first === undefined || first === "0.0.0.0" ? "127.0.0.1" : first === "::" ? "::1" : first;
   if (isIPv6(host.split("%")[0]!) && host.includes("%")) host = host.split("%")[0]!;
   return { host, port: block.port };
-}
-
-function closeHttp(server: Server): Promise<void> {
-  server.closeAllConnections();
-  return new Promise<void>((resolve) => server.close(() => resolve()));
 }

@@ -2,7 +2,6 @@
 // address share one listener.
 
 import { createServer, type Server } from "node:http";
-import type { Registry } from "prom-client";
 
 export function splitHostPort(address: string, defaultHost = "0.0.0.0"): { host: string; port: number } {
   const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(address);
@@ -10,7 +9,13 @@ export function splitHostPort(address: string, defaultHost = "0.0.0.0"): { host:
   return { host: m[1] === "" ? defaultHost : m[1]!, port: Number(m[2]) };
 }
 
-export async function startMetricsServer(address: string, registry: Registry): Promise<Server> {
+/** Where /metrics text comes from: a Registry, or the aggregate of several processes. */
+export interface MetricsSource {
+  metrics(): Promise<string>;
+  readonly contentType: string;
+}
+
+export async function startMetricsServer(address: string, registry: MetricsSource): Promise<Server> {
   const { host, port } = splitHostPort(address);
   const server = createServer((req, res) => {
     if (req.url !== "/metrics" && !req.url?.startsWith("/metrics?")) {
