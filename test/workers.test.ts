@@ -124,6 +124,6 @@ describe("several workers", () => {
     const result = await load.done;
     assert.equal(result.lost, 0, `lost ${result.lost} of ${result.sent}`);
     const reloaded = d.output().match(/"msg":"Reloading complete"/g) ?? [];
-    assert.equal(reloaded.length, 2, "each worker reloaded the new file");
+    assert.equal(reloaded.length, 3, "each worker reloaded the new file, and the primary its endpoints");
   });
 });
