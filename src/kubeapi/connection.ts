@@ -4,9 +4,14 @@
 import { readFileSync, statSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
+import { createRequire } from "node:module";
 import { dirname, resolve as resolvePath } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { DaemonError } from "../errors/index.ts";
+
+/** yaml is only needed for kubeconfig files; loading it lazily keeps it out of every other process. */
+function loadYaml(): typeof import("yaml") {
+  return createRequire(import.meta.url)("yaml") as typeof import("yaml");
+}
 
 export const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
@@ -100,7 +105,7 @@ type Json = any;
 function fromKubeconfig(file: string, context: string | null): Credentials {
   let doc: Json;
   try {
-    doc = parseYaml(readFileSync(file, "utf8"));
+    doc = loadYaml().parse(readFileSync(file, "utf8"));
   } catch (error) {
     throw new DaemonError("KUBE_API", `kubeconfig ${file}: cannot read: ${(error as Error).message}`);
   }

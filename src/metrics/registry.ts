@@ -118,13 +118,13 @@ export function createMetrics(version: string, options: MetricsOptions = {}) {
       labelNames: ["server", "type", "zones", "view"],
       registers: r,
     }),
-    proxyDuration: new Histogram({
-      name: "coredns_proxy_request_duration_seconds",
-      help: "Histogram of the time each request took.",
-      labelNames: ["proxy_name", "to", "rcode"],
-      buckets: DURATION_BUCKETS,
-      registers: r,
-    }),
+    proxyDuration: new FastHistogramVec(
+      registry,
+      "coredns_proxy_request_duration_seconds",
+      "Histogram of the time each request took.",
+      ["proxy_name", "to", "rcode"],
+      DURATION_BUCKETS,
+    ),
     proxyHealthcheckFailures: new Counter({
       name: "coredns_proxy_healthcheck_failures_total",
       help: "Counter of the number of failed healthchecks.",

@@ -13,6 +13,18 @@ const MAX_TCP_BUFFER = 65_537;
 /** A deep socket receive queue absorbs bursts (the kernel caps it at net.core.rmem_max). */
 const UDP_BUFFER_BYTES = 4 << 20;
 
+/**
+ * Replies go to the client's IP literal; dgram would still pass it through dns.lookup and a
+ * process.nextTick per send. Answering at once saves that on every reply.
+ */
+function literalLookup(
+  address: string,
+  _options: unknown,
+  callback: (error: Error | null, address: string, family: number) => void,
+): void {
+  callback(null, address, address.includes(":") ? 6 : 4);
+}
+
 export interface ListenerOptions {
   host: string;
   port: number;
@@ -80,7 +92,11 @@ export class Listener {
   }
 
   async start(): Promise<void> {
-    const udp = dgram.createSocket({ type: this.family === 2 ? "udp6" : "udp4", reusePort: this.reusePort });
+    const udp = dgram.createSocket({
+      type: this.family === 2 ? "udp6" : "udp4",
+      reusePort: this.reusePort,
+      lookup: literalLookup,
+    });
     udp.on("message", (packet, rinfo) => {
       const query = new Query(this.udpTransport, rinfo.address, rinfo.port, this.family);
       this.started();
