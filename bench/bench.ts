@@ -6,10 +6,12 @@ import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { type ClusterResult, clusterScenario } from "./cluster.ts";
+import { type PeersResult, peersScenario } from "./peers.ts";
 import { killAllSync, type Proc, startProc, stopProc } from "./procs.ts";
 import { profileRun } from "./profile.ts";
-import { type BenchData, type RoundResult, renderReport } from "./report.ts";
-import { hits, LOW_LOSS_PCT, latency, misses, readMemory, type Settings, warm } from "./scenarios.ts";
+import { type BenchData, renderReport } from "./report.ts";
+import { LOW_LOSS_PCT, type Settings } from "./scenarios.ts";
 import {
   hitName,
   type ServerSpec,
@@ -17,9 +19,9 @@ import {
   UPSTREAM,
   waitReady,
   writeHitQueries,
-  writeMissQueries,
   writeUpstream,
 } from "./setup.ts";
+import { metricsScenario, type VariantResult, workersScenario } from "./variants.ts";
 
 const root = resolve(import.meta.dirname, "..");
 const argv = process.argv.slice(2);
@@ -43,6 +45,21 @@ const settings: Settings = {
 };
 const rounds = opt("rounds", 2);
 const only = argv.includes("--servers") ? argv[argv.indexOf("--servers") + 1]!.split(",") : null;
+const SCENARIOS = ["peers", "cluster", "metrics", "workers"] as const;
+const scenarios: string[] = argv.includes("--only")
+  ? (argv[argv.indexOf("--only") + 1] ?? "").split(",")
+  : [...SCENARIOS];
+for (const name of scenarios) {
+  if (!(SCENARIOS as readonly string[]).includes(name))
+    throw new Error(`--only: unknown scenario "${name}" (known: ${SCENARIOS.join(", ")})`);
+}
+const clusterOptions = {
+  rounds: opt("cluster-rounds", rounds),
+  burstEvents: opt("burst-events", 50_000),
+  burstQps: opt("burst-qps", 10_000),
+  burstSeconds: opt("burst-seconds", 15),
+  burstAt: 3,
+};
 
 function versionOf(cmd: string, args: string[], re: RegExp): string {
   try {
@@ -112,75 +129,28 @@ async function main(): Promise<void> {
     procs.push(upstream);
     if (!(await waitReady(UPSTREAM.host, UPSTREAM.port, hitName(1), 15_000)))
       throw new Error(`upstream did not start; see ${work}/upstream.log`);
-    const pids = new Map<string, number>();
-    for (const server of servers) {
-      const proc = startProc(server.key, server.argv, join(work, `${server.key}.log`), settings.serverCpu);
-      procs.push(proc);
-      if (!(await waitReady(server.host, server.port, hitName(1), 15_000))) {
-        throw new Error(
-          `${server.key} did not answer; log:\n${readFileSync(join(work, `${server.key}.log`), "utf8").slice(-2000)}`,
-        );
-      }
-      pids.set(server.key, proc.pid);
-      log(`${server.label} up (pid ${proc.pid}, CPU ${settings.serverCpu})`);
+    const ours = { dir: work, node: process.execPath, mainJs };
+    let peers: PeersResult | null = null;
+    if (scenarios.includes("peers"))
+      peers = await peersScenario(servers, settings, rounds, hitsFile, work, log);
+    let cluster: ClusterResult | null = null;
+    if (scenarios.includes("cluster"))
+      cluster = await clusterScenario(ours, settings, clusterOptions, hitsFile, log);
+    let metricsCost: VariantResult | null = null;
+    if (scenarios.includes("metrics"))
+      metricsCost = await metricsScenario(ours, settings, opt("metrics-rounds", 3), hitsFile, log);
+    let workers: VariantResult | null = null;
+    if (scenarios.includes("workers")) {
+      const all = cpus().length > 1 ? `0-${cpus().length - 1}` : "0";
+      const wSettings = { ...settings, clients: opt("workers-clients", 16) };
+      workers = await workersScenario(ours, wSettings, opt("workers-rounds", rounds), hitsFile, all, log);
     }
-    const memStart: Record<string, ReturnType<typeof readMemory>> = {};
-    for (const server of servers) memStart[server.key] = readMemory(pids.get(server.key)!);
-    const memAfterWarm: Record<string, ReturnType<typeof readMemory>> = {};
-    for (const server of servers) {
-      const w = await warm(server, settings, hitsFile);
-      memAfterWarm[server.key] = readMemory(pids.get(server.key)!);
-      log(
-        `${server.key}: warmed ${w.completed} names in ${w.runTimeS.toFixed(2)} s; VmHWM ${memAfterWarm[server.key]!.vmHwmKiB} KiB`,
-      );
-    }
-    const results: RoundResult[] = [];
-    for (let r = 0; r < rounds; r++) {
-      const round: RoundResult = { hits: {}, latency: {}, miss: {} };
-      for (const server of servers) {
-        const m = await hits(server, pids.get(server.key)!, settings, hitsFile);
-        round.hits[server.key] = m;
-        log(
-          `round ${r + 1} hits ${server.key}: ${m.perf.qps.toFixed(0)} q/s, loss ${m.perf.lossPct.toFixed(3)} %, ${m.cpuUsPerQuery.toFixed(1)} µs CPU/q`,
-        );
-      }
-      for (const server of servers) {
-        const m = await latency(server, pids.get(server.key)!, settings, hitsFile);
-        round.latency[server.key] = m;
-        const p = m.perf.percentiles!;
-        log(
-          `round ${r + 1} latency ${server.key}: p50 ${p.p50Ms.toFixed(3)} p99 ${p.p99Ms.toFixed(3)} max ${p.maxMs.toFixed(3)} ms, loss ${m.perf.lossPct.toFixed(3)} %`,
-        );
-      }
-      for (const server of servers) {
-        const tag = `${server.key}-r${r}`;
-        const files = {
-          max: writeMissQueries(work, tag, settings.missNames),
-          lowLoss: () => writeMissQueries(work, `${tag}b`, settings.missNames),
-        };
-        const m = await misses(server, pids.get(server.key)!, settings, files);
-        round.miss[server.key] = m;
-        rmSync(join(work, `miss-${tag}.txt`), { force: true });
-        rmSync(join(work, `miss-${tag}b.txt`), { force: true });
-        const low =
-          m.lowLoss === null
-            ? ""
-            : `; at ${m.lowLoss.perf.qps.toFixed(0)} q/s loss ${m.lowLoss.perf.lossPct.toFixed(3)} %`;
-        log(
-          `round ${r + 1} misses ${server.key} (${server.upstreamTransport}): ${m.max.perf.qps.toFixed(0)} q/s, loss ${m.max.perf.lossPct.toFixed(3)} %${low}`,
-        );
-      }
-      results.push(round);
-    }
-    const memEnd: Record<string, ReturnType<typeof readMemory>> = {};
-    for (const server of servers) memEnd[server.key] = readMemory(pids.get(server.key)!);
-    for (const proc of procs.slice(1)) await stopProc(proc);
     let profile = null;
     if (flag("profile")) {
-      const ours = servers.find((s) => s.key === "ours");
-      if (ours !== undefined) {
+      const spec = servers.find((s) => s.key === "ours");
+      if (spec !== undefined) {
         profile = await profileRun(
-          ours,
+          spec,
           settings,
           hitsFile,
           join(resultsDir, `${stamp}-cpuprofile`),
@@ -198,16 +168,20 @@ async function main(): Promise<void> {
       settings,
       rounds,
       lowLossPct: LOW_LOSS_PCT,
-      servers: servers.map((s: ServerSpec) => ({
+      servers: (peers === null ? [] : servers).map((s: ServerSpec) => ({
         key: s.key,
         label: s.label,
         argv: s.argv,
         config: s.config,
         upstreamTransport: s.upstreamTransport,
       })),
-      memory: { start: memStart, afterWarm: memAfterWarm, end: memEnd },
-      results,
+      scenarios,
+      memory: peers?.memory ?? { start: {}, afterWarm: {}, end: {} },
+      results: peers?.results ?? [],
       profile,
+      cluster,
+      metricsCost,
+      workers,
     };
     const jsonPath = join(resultsDir, `${stamp}.json`);
     writeFileSync(jsonPath, `${JSON.stringify(data, null, 2)}\n`);

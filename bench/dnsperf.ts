@@ -19,6 +19,8 @@ export interface PerfOptions {
   /** -t: per-query timeout in seconds (a query not answered in time counts as lost). */
   timeout: number;
   verbose?: boolean;
+  /** With verbose: keep every per-query latency in receipt order (-1 for a timeout) in `series`. */
+  series?: boolean;
   cpu: string | null;
 }
 
@@ -46,6 +48,10 @@ export interface PerfResult {
   rcodes: Record<string, number>;
   percentiles: Percentiles | null;
   wallS: number;
+  /** performance.now() when dnsperf was spawned (to line `series` up with other events). */
+  startedAtMs: number;
+  /** Per-query latencies in ms in the order dnsperf printed them; -1 = timed out (printed `timeout` s late). */
+  series?: number[];
 }
 
 /** Hard wall-clock cap per dnsperf run (the brief's 20 s), enforced with timeout(1). */
@@ -69,7 +75,7 @@ export function perfArgs(o: PerfOptions): string[] {
   return args;
 }
 
-function percentile(sorted: Float64Array, p: number): number {
+export function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[idx]!;
@@ -94,15 +100,7 @@ export function parsePerf(
   if (wantPercentiles) {
     const values: number[] = [];
     for (const m of stdout.matchAll(/^> \S+ \S+ \S+ ([\d.]+)$/gm)) values.push(Number(m[1]) * 1000);
-    const sorted = Float64Array.from(values).sort();
-    percentiles = {
-      n: sorted.length,
-      p50Ms: percentile(sorted, 50),
-      p90Ms: percentile(sorted, 90),
-      p99Ms: percentile(sorted, 99),
-      p999Ms: percentile(sorted, 99.9),
-      maxMs: sorted.length > 0 ? sorted[sorted.length - 1]! : Number.NaN,
-    };
+    percentiles = percentilesOf(values);
   }
   const sent = num(/Queries sent:\s+(\d+)/);
   const lost = num(/Queries lost:\s+(\d+)/);
@@ -121,6 +119,29 @@ export function parsePerf(
     rcodes,
     percentiles,
     wallS,
+    startedAtMs: 0,
+  };
+}
+
+/** Per-query latencies (ms) in printed order, -1 for timeouts (`> T name type`). */
+export function parseSeries(stdout: string): number[] {
+  const out: number[] = [];
+  for (const m of stdout.matchAll(/^> (\S+) \S+ \S+(?: ([\d.]+))?$/gm)) {
+    out.push(m[1] === "T" ? -1 : Number(m[2]) * 1000);
+  }
+  return out;
+}
+
+/** Percentiles of a list of latencies in ms. */
+export function percentilesOf(values: number[]): Percentiles {
+  const sorted = Float64Array.from(values).sort();
+  return {
+    n: sorted.length,
+    p50Ms: percentile(sorted, 50),
+    p90Ms: percentile(sorted, 90),
+    p99Ms: percentile(sorted, 99),
+    p999Ms: percentile(sorted, 99.9),
+    maxMs: sorted.length > 0 ? sorted[sorted.length - 1]! : Number.NaN,
   };
 }
 
@@ -150,5 +171,8 @@ export async function runPerf(o: PerfOptions): Promise<PerfResult> {
       `dnsperf exited ${code}: ${Buffer.concat(err).toString("utf8").slice(-1000)}${stdout.slice(-500)}`,
     );
   }
-  return parsePerf(stdout, command, wallS, o.verbose === true);
+  const result = parsePerf(stdout, command, wallS, o.verbose === true);
+  result.startedAtMs = started;
+  if (o.series === true) result.series = parseSeries(stdout);
+  return result;
 }

@@ -1,9 +1,12 @@
 // Markdown summary of one bench run: a table per scenario, each server's figures (median over rounds)
 // and our ratios to unbound and dnsmasq measured in the same run.
 
+import type { ClusterResult } from "./cluster.ts";
 import type { Memory } from "./procs.ts";
 import type { ProfileSummary } from "./profile.ts";
+import { renderExtras } from "./report-extra.ts";
 import type { Measured, MissMeasured, Settings } from "./scenarios.ts";
+import type { VariantResult } from "./variants.ts";
 
 export interface RoundResult {
   hits: Record<string, Measured>;
@@ -27,8 +30,13 @@ export interface BenchData {
   lowLossPct: number;
   servers: { key: string; label: string; argv: string[]; config: string; upstreamTransport: string }[];
   memory: { start: Record<string, Memory>; afterWarm: Record<string, Memory>; end: Record<string, Memory> };
+  /** Which scenarios ran (--only). */
+  scenarios: string[];
   results: RoundResult[];
   profile: ProfileSummary | null;
+  cluster: ClusterResult | null;
+  metricsCost: VariantResult | null;
+  workers: VariantResult | null;
 }
 
 const PEERS = ["unbound", "dnsmasq"] as const;
@@ -116,6 +124,10 @@ export function renderReport(data: BenchData): string {
       "Ratios are ours ÷ peer: above 1 is better for q/s, below 1 is better for latency, CPU and memory.",
     "",
   );
+  if (r.length === 0) {
+    out.push(...renderExtras(data));
+    return out.join("\n");
+  }
   out.push(
     `## 1. Cache hits, maximum throughput`,
     "",
@@ -312,5 +324,6 @@ export function renderReport(data: BenchData): string {
       "",
     );
   }
+  out.push(...renderExtras(data));
   return out.join("\n");
 }

@@ -40,9 +40,10 @@ export const LOW_LOSS_PCT = 0.1;
 
 type CacheCounts = { hits: number; misses: number };
 
-async function ourCacheCounts(): Promise<CacheCounts | null> {
+async function ourCacheCounts(url: string | undefined): Promise<CacheCounts | null> {
+  if (url === undefined) return null;
   try {
-    const res = await fetch("http://127.0.0.1:9253/metrics", { signal: AbortSignal.timeout(2000) });
+    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
     const text = await res.text();
     const sum = (metric: string) =>
       [...text.matchAll(new RegExp(`^${metric}(?:\\{[^}]*\\})? ([\\d.e+]+)$`, "gm"))].reduce(
@@ -57,13 +58,13 @@ async function ourCacheCounts(): Promise<CacheCounts | null> {
 
 /** One dnsperf run against `server` with the server's CPU time measured from /proc around it. */
 export async function measure(server: ServerSpec, pid: number, o: PerfOptions): Promise<Measured> {
-  const counts0 = server.key === "ours" ? await ourCacheCounts() : null;
+  const counts0 = await ourCacheCounts(server.metricsUrl);
   const cpu0 = cpuTime(pid);
   const t0 = cpuTimes();
   const perf = await runPerf(o);
   const cpu1 = cpuTime(pid);
   const t1 = cpuTimes();
-  const counts1 = server.key === "ours" ? await ourCacheCounts() : null;
+  const counts1 = await ourCacheCounts(server.metricsUrl);
   const userUs = cpu1.userUs - cpu0.userUs;
   const sysUs = cpu1.sysUs - cpu0.sysUs;
   const serverUs = userUs + sysUs;
@@ -84,7 +85,7 @@ export async function measure(server: ServerSpec, pid: number, o: PerfOptions): 
   return out;
 }
 
-function base(server: ServerSpec, s: Settings, file: string): PerfOptions {
+export function base(server: ServerSpec, s: Settings, file: string): PerfOptions {
   return {
     host: server.host,
     port: server.port,

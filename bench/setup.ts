@@ -11,7 +11,8 @@ export const ZONE = "bench.test";
 export const MISS_ZONE = "miss.bench.test";
 
 export interface ServerSpec {
-  key: "ours" | "unbound" | "dnsmasq";
+  /** "ours", "unbound", "dnsmasq", or a variant of our daemon (cluster, metrics-on, workers-2, ...). */
+  key: string;
   label: string;
   host: string;
   port: number;
@@ -19,6 +20,8 @@ export interface ServerSpec {
   upstreamTransport: "tcp" | "udp";
   argv: string[];
   config: string;
+  /** Our daemon's /metrics URL (for its cache-hit ratio), when it serves one. */
+  metricsUrl?: string;
 }
 
 export function hitName(i: number): string {
@@ -101,6 +104,7 @@ remote-control:
       upstreamTransport: "tcp",
       argv: [node, mainJs, "-conf", corePath, "-workers", "1"],
       config: corefile,
+      metricsUrl: "http://127.0.0.1:9253/metrics",
     },
     {
       key: "unbound",
