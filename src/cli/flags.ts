@@ -1,5 +1,6 @@
 // node-cache's command-line flags (Go flag syntax: -name value, -name=value, one or two dashes).
 
+import { parseDuration } from "../config/index.ts";
 import { FlagError } from "../errors/index.ts";
 
 export interface Flags {
@@ -101,26 +102,6 @@ export const FLAG_SPECS: readonly FlagSpec[] = [
   { name: "help", kind: "bool", default: "false", help: "print this help and exit" },
 ];
 
-export function parseGoDuration(text: string): number | null {
-  if (text === "0") return 0;
-  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
-  const unit: Record<string, number> = {
-    ns: 1e-6,
-    us: 1e-3,
-    µs: 1e-3,
-    ms: 1,
-    s: 1000,
-    m: 60_000,
-    h: 3_600_000,
-  };
-  let total = 0;
-  let consumed = 0;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-    total += Number(m[1]) * unit[m[2]!]!;
-    consumed = re.lastIndex;
-  }
-  return consumed === text.length && text.length > 0 ? total : null;
-}
 
 function convert(spec: FlagSpec, value: string): unknown {
   const bad = (allowed: string) =>
@@ -142,7 +123,7 @@ function convert(spec: FlagSpec, value: string): unknown {
       throw bad("true or false");
     }
     case "duration": {
-      const ms = parseGoDuration(value);
+      const ms = parseDuration(value);
       if (ms === null || ms <= 0) throw bad("a positive duration such as 60s, 1m or 500ms");
       return ms;
     }
