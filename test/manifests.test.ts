@@ -372,7 +372,11 @@ describe("Dockerfile", () => {
       copies.map((l) => l.split(/\s+/)[2]),
       ["/src/package.json", "/src/node_modules", "/src/dist"],
     );
-    assert.ok(lines.includes('ENTRYPOINT ["/usr/bin/tini","--","node","--max-semi-space-size=2","/app/dist/main.js"]'));
+    assert.ok(
+      lines.includes(
+        'ENTRYPOINT ["/usr/bin/tini","--","node","--max-semi-space-size=2","/app/dist/main.js"]',
+      ),
+    );
     // The entry point is where `npm run build` puts src/main.ts.
     const tsconfig = JSON.parse(readFileSync(join(PROJECT_ROOT, "tsconfig.json"), "utf8")).compilerOptions;
     assert.deepEqual([tsconfig.rootDir, tsconfig.outDir], ["src", "dist"]);

@@ -102,7 +102,6 @@ export const FLAG_SPECS: readonly FlagSpec[] = [
   { name: "help", kind: "bool", default: "false", help: "print this help and exit" },
 ];
 
-
 function convert(spec: FlagSpec, value: string): unknown {
   const bad = (allowed: string) =>
     new FlagError(`flag -${spec.name}: invalid value "${value}"; expected ${allowed}`);
