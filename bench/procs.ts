@@ -108,20 +108,26 @@ export interface CpuTime {
 
 /** utime and stime (all threads) of pid and its descendants, in microseconds. */
 export function cpuTime(pid: number): CpuTime {
-  let user = 0;
-  let sys = 0;
+  let userUs = 0;
+  let sysUs = 0;
   for (const p of descendants(pid)) {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      // fields[0] is field 3 (state): utime is field 14, stime field 15.
-      user += Number(fields[11]);
-      sys += Number(fields[12]);
-    } catch {
-      // raced with exit
-    }
+    const t = ownCpuTime(p);
+    userUs += t.userUs;
+    sysUs += t.sysUs;
   }
-  return { userUs: (user * 1e6) / CLK_TCK, sysUs: (sys * 1e6) / CLK_TCK };
+  return { userUs, sysUs };
+}
+
+/** utime and stime (all threads) of pid alone, in microseconds (0 once it is gone). */
+export function ownCpuTime(pid: number): CpuTime {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // fields[0] is field 3 (state): utime is field 14, stime field 15.
+    return { userUs: (Number(fields[11]) * 1e6) / CLK_TCK, sysUs: (Number(fields[12]) * 1e6) / CLK_TCK };
+  } catch {
+    return { userUs: 0, sysUs: 0 }; // raced with exit
+  }
 }
 
 export interface Memory {
