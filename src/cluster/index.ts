@@ -59,7 +59,8 @@ export interface Entry {
   name: string;
   zone: Zone;
   records: NameRecords;
-  memo: Map<number, StoredReply | null>;
+  /** Built answers per query type, made on first use (most names are never asked every type). */
+  memo: Map<number, StoredReply | null> | null;
 }
 
 const MEMO_TYPES = new Set<number>([TYPE.A, TYPE.AAAA, TYPE.SRV, TYPE.PTR, TYPE.TXT, TYPE.CNAME]);
@@ -174,12 +175,12 @@ export class ClusterRecords {
         [],
       );
     }
-    let stored = entry.memo.get(qtype);
+    let stored = entry.memo?.get(qtype);
     if (stored === undefined) {
       const rrs = recordsFor(entry.name, records, qtype, this.config.ttl);
       const glue = qtype === TYPE.SRV ? glueFor(records, this.config.ttl) : [];
       stored = rrs === null ? null : storedAnswer(entry.name, qtype, rrs, glue);
-      if (MEMO_TYPES.has(qtype)) entry.memo.set(qtype, stored);
+      if (MEMO_TYPES.has(qtype)) (entry.memo ??= new Map()).set(qtype, stored);
     }
     if (stored === null) return negativeReply(view, RCODE.NOERROR, this.soaFor(view, entry.zone));
     return renderStored(stored, view, 0, true, 0xffff);

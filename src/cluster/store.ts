@@ -62,7 +62,7 @@ export class ClusterStore {
 
   private put(name: string, zone: Zone, records: NameRecords): string {
     const key = wireKey(name);
-    this.names.set(key, { name, zone, records, memo: new Map() });
+    this.names.set(key, { name, zone, records: compact(records), memo: null });
     return key;
   }
 
@@ -281,4 +281,21 @@ function removeFrom(map: Map<string, Set<string>>, key: string, value: string): 
   if (set === undefined) return;
   set.delete(value);
   if (set.size === 0) map.delete(key);
+}
+
+const NONE: never[] = [];
+Object.freeze(NONE);
+
+/**
+ * Records are never changed once indexed (a change rebuilds them), so their empty lists can all be
+ * one shared array: most names have one or two record kinds, and 100,000+ names add up.
+ */
+function compact(records: NameRecords): NameRecords {
+  if (records.a.length === 0) records.a = NONE;
+  if (records.aaaa.length === 0) records.aaaa = NONE;
+  if (records.srv.length === 0) records.srv = NONE;
+  if (records.glue.length === 0) records.glue = NONE;
+  if (records.txt.length === 0) records.txt = NONE;
+  if (records.ptr.length === 0) records.ptr = NONE;
+  return records;
 }

@@ -21,6 +21,9 @@ export interface ReflectorTiming {
   backoffMaxMs: number;
 }
 
+/** Longest stretch of watch-event work before the event loop is handed back to the DNS sockets. */
+const YIELD_AFTER_MS = 4;
+
 export const DEFAULT_TIMING: ReflectorTiming = {
   pageSize: 500,
   watchTimeoutSec: 300,
@@ -248,17 +251,26 @@ export class Reflector {
       }
       if (res.statusCode !== 200) throw await statusError(res, "watch");
       let pending = "";
+      let sliceStart = performance.now();
       for await (const chunk of res) {
         touch();
         pending += (chunk as Buffer).toString("utf8");
-        let newline = pending.indexOf("\n");
+        let start = 0;
+        let newline = pending.indexOf("\n", start);
         while (newline >= 0) {
-          const line = pending.slice(0, newline).trim();
-          pending = pending.slice(newline + 1);
-          newline = pending.indexOf("\n");
+          const line = pending.slice(start, newline).trim();
+          start = newline + 1;
+          newline = pending.indexOf("\n", start);
           if (line === "") continue;
           rv = this.handle(line, rv);
           events++;
+        }
+        pending = pending.slice(start);
+        // A burst of events (a large rollout) arrives faster than it applies: hand the event loop
+        // back every few milliseconds so DNS sockets are read between slices.
+        if (performance.now() - sliceStart > YIELD_AFTER_MS) {
+          await new Promise((resolve) => setImmediate(resolve));
+          sliceStart = performance.now();
         }
       }
       if (this.controller?.signal.aborted && !this.stopped) {
