@@ -138,6 +138,10 @@ export class CachePlugin implements Handler {
       }
       return;
     }
+    if (query.clientReady && query.noStore && flight.waiters.length === 1 && reply.length <= query.limit) {
+      query.sendFinal(reply); // an index answer for its only asker: nothing to store or re-render
+      return;
+    }
     const result = this.cache.insert(query, reply, !query.noStore);
     const authoritative = result?.cached === true || (reply.readUInt16BE(2) & FLAG_AA) !== 0;
     for (const waiter of flight.waiters) {

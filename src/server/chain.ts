@@ -42,6 +42,10 @@ export function deliver(query: Query, reply: Buffer): void {
     query.interceptor.complete(query, reply);
     return;
   }
+  if (query.clientReady && reply.length <= query.limit) {
+    query.sendFinal(reply);
+    return;
+  }
   const scan = scanReply(reply);
   const stored = scan === null ? null : toStored(reply, scan);
   if (stored === null) {

@@ -45,6 +45,7 @@ export class KubernetesPlugin implements Handler {
       );
       return;
     }
+    query.clientReady = true; // the index renders its answer for this very query
     this.answer(query, out);
   }
 

@@ -40,6 +40,8 @@ export class Query extends QueryView {
   answered = false;
   /** The reply must not be stored in the cache (answers from the cluster index). */
   noStore = false;
+  /** The reply was built for exactly this query (its ID, spelling, OPT): no re-rendering needed. */
+  clientReady = false;
 
   constructor(transport: Transport, remoteAddress: string, remotePort: number, family: 1 | 2) {
     super();
