@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Proc, startProc } from "./procs.ts";
-import { hitName, type ServerSpec, UPSTREAM, waitReady } from "./setup.ts";
+import { hitName, type ServerSpec, SHIPPED_NODE_FLAGS, UPSTREAM, waitReady } from "./setup.ts";
 
 export interface Ours {
   dir: string;
@@ -28,7 +28,8 @@ ${prometheus === null ? "" : `    prometheus ${prometheus}\n`}}
 
 /** BENCH_DAEMON_NODE_FLAGS (e.g. "--trace-gc") for diagnosing the variant daemons; empty by default. */
 function nodeFlags(): string[] {
-  return (process.env.BENCH_DAEMON_NODE_FLAGS ?? "").split(/\s+/).filter((f) => f !== "");
+  const extra = (process.env.BENCH_DAEMON_NODE_FLAGS ?? "").split(/\s+/).filter((f) => f !== "");
+  return [...SHIPPED_NODE_FLAGS, ...extra];
 }
 
 export function ourSpec(

@@ -66,6 +66,9 @@ export function writeUpstream(dir: string): string {
   return path;
 }
 
+/** The node flags of the shipped command line (Dockerfile ENTRYPOINT, npm start): measure what ships. */
+export const SHIPPED_NODE_FLAGS = ["--max-semi-space-size=2"];
+
 export function serverSpecs(dir: string, node: string, mainJs: string): ServerSpec[] {
   const corefile = `.:10053 {
     bind 127.0.0.1
@@ -102,7 +105,7 @@ remote-control:
       host: "127.0.0.1",
       port: 10053,
       upstreamTransport: "tcp",
-      argv: [node, mainJs, "-conf", corePath, "-workers", "1"],
+      argv: [node, ...SHIPPED_NODE_FLAGS, mainJs, "-conf", corePath, "-workers", "1"],
       config: corefile,
       metricsUrl: "http://127.0.0.1:9253/metrics",
     },
