@@ -5,10 +5,9 @@ import assert from "node:assert/strict";
 import type { Socket } from "node:net";
 import { after, describe, test } from "node:test";
 import dnsPacket from "dns-packet";
-import { TimerWheel } from "../src/clock/index.ts";
-import type { ForwardConfig } from "../src/config/types.ts";
-import { Forwarder } from "../src/forward/index.ts";
-import type { ForwardObserver, ForwardOutcome, ForwardTuning } from "../src/forward/types.ts";
+import type { Forwarder } from "../src/forward/index.ts";
+import type { ForwardOutcome } from "../src/forward/types.ts";
+import { forwardConfig, makeForwarder } from "./support/forward-fixtures.ts";
 import {
   cleanupAll,
   encodeQuery,
@@ -21,62 +20,8 @@ import {
 
 after(cleanupAll);
 
-class Recorder implements ForwardObserver {
-  results: { to: string; proto: string; rcode: string }[] = [];
-  checkFailures: string[] = [];
-  allDown = 0;
-  upstreamResult(to: string, proto: "udp" | "tcp", rcode: string): void {
-    this.results.push({ to, proto, rcode });
-  }
-  healthcheckFailure(to: string): void {
-    this.checkFailures.push(to);
-  }
-  allUpstreamsDown(): void {
-    this.allDown++;
-  }
-  maxConcurrentReject(): void {}
-  tcpConnections(): void {}
-  count(rcode: string): number {
-    return this.results.filter((r) => r.rcode === rcode).length;
-  }
-}
-
-function config(to: { host: string; port: number }[], o: Partial<ForwardConfig> = {}): ForwardConfig {
-  return {
-    from: ".",
-    to,
-    except: [],
-    forceTcp: false,
-    preferUdp: false,
-    maxFails: 2,
-    expireMs: 10_000,
-    policy: "sequential",
-    healthCheckMs: 500,
-    healthCheckNoRec: false,
-    healthCheckDomain: ".",
-    maxConcurrent: 0,
-    line: 1,
-    ...o,
-  };
-}
-
-const forwarders: Forwarder[] = [];
-after(async () => {
-  for (const f of forwarders) await f.close();
-});
-
-function make(cfg: ForwardConfig, tuning: Partial<ForwardTuning> = {}) {
-  const observer = new Recorder();
-  const fwd = new Forwarder(cfg, {
-    now: Date.now,
-    wheel: new TimerWheel(Date.now, 10),
-    observer,
-    warn: () => {},
-    tuning,
-  });
-  forwarders.push(fwd);
-  return { fwd, observer };
-}
+const config = forwardConfig;
+const make = makeForwarder;
 
 function ask(fwd: Forwarder, name: string): Promise<ForwardOutcome & { ms: number }> {
   const t = Date.now();

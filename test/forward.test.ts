@@ -5,12 +5,12 @@ import assert from "node:assert/strict";
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { after, before, describe, test } from "node:test";
 import dnsPacket from "dns-packet";
-import { TimerWheel } from "../src/clock/index.ts";
 import type { ForwardConfig } from "../src/config/types.ts";
 import { nameToWire } from "../src/dns/index.ts";
-import { encodeFrame, Forwarder, FrameReader } from "../src/forward/index.ts";
+import { encodeFrame, type Forwarder, FrameReader } from "../src/forward/index.ts";
 import { Policy } from "../src/forward/policy.ts";
-import type { ClientProto, ForwardObserver, ForwardOutcome, ForwardTuning } from "../src/forward/types.ts";
+import type { ClientProto, ForwardOutcome } from "../src/forward/types.ts";
+import { forwardConfig, makeForwarder } from "./support/forward-fixtures.ts";
 import {
   cleanupAll,
   encodeQuery,
@@ -25,65 +25,8 @@ import {
 
 after(cleanupAll);
 
-class Recorder implements ForwardObserver {
-  results: { to: string; proto: string; rcode: string; seconds: number }[] = [];
-  checkFailures: string[] = [];
-  allDown = 0;
-  rejects = 0;
-  conns = new Map<string, number>();
-  upstreamResult(to: string, proto: "udp" | "tcp", rcode: string, seconds: number): void {
-    this.results.push({ to, proto, rcode, seconds });
-  }
-  healthcheckFailure(to: string): void {
-    this.checkFailures.push(to);
-  }
-  allUpstreamsDown(): void {
-    this.allDown++;
-  }
-  maxConcurrentReject(): void {
-    this.rejects++;
-  }
-  tcpConnections(to: string, open: number): void {
-    this.conns.set(to, open);
-  }
-}
-
-function config(to: { host: string; port: number }[], o: Partial<ForwardConfig> = {}): ForwardConfig {
-  return {
-    from: ".",
-    to,
-    except: [],
-    forceTcp: false,
-    preferUdp: false,
-    maxFails: 2,
-    expireMs: 10_000,
-    policy: "sequential",
-    healthCheckMs: 500,
-    healthCheckNoRec: false,
-    healthCheckDomain: ".",
-    maxConcurrent: 0,
-    line: 1,
-    ...o,
-  };
-}
-
-const forwarders: Forwarder[] = [];
-after(async () => {
-  for (const f of forwarders) await f.close();
-});
-
-function make(cfg: ForwardConfig, tuning: Partial<ForwardTuning> = {}) {
-  const observer = new Recorder();
-  const fwd = new Forwarder(cfg, {
-    now: Date.now,
-    wheel: new TimerWheel(Date.now, 10),
-    observer,
-    warn: () => {},
-    tuning,
-  });
-  forwarders.push(fwd);
-  return { fwd, observer };
-}
+const config = forwardConfig;
+const make = makeForwarder;
 
 function ask(fwd: Forwarder, msg: Buffer, proto: ClientProto = "udp"): Promise<ForwardOutcome> {
   return new Promise((resolve) => fwd.query(msg, resolve, proto));
