@@ -3,12 +3,11 @@
 
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type Server, waitForDns } from "./client.ts";
-import { assertLoopback, freePort, hostPort } from "./ports.ts";
-import { type Proc, spawnProc } from "./proc.ts";
-import { type LoggedQuery, queryLogReader } from "./querylog.ts";
+import type { Server } from "./client.ts";
+import { assertLoopback, freePort } from "./ports.ts";
+import type { LoggedQuery } from "./querylog.ts";
 import { tempDir } from "./tmp.ts";
-import type { Upstream } from "./unbound.ts";
+import { runUpstream, type Upstream } from "./upstream-process.ts";
 
 export const DNSMASQ = "/usr/sbin/dnsmasq";
 
@@ -103,35 +102,16 @@ export async function startDnsmasq(opts: DnsmasqOptions): Promise<Upstream> {
   await writeFile(configFile, `${lines.join("\n")}\n`);
   const args = [`--conf-file=${configFile}`, ...(opts.extraArgs ?? [])];
 
-  const launch = async (): Promise<Proc> => {
-    const p = spawnProc(DNSMASQ, args, { cwd: dir, label: "dnsmasq", watchdog: true });
-    try {
-      await waitForDns({ host: opts.host, port }, 10_000, p.isRunning);
-    } catch (err) {
-      await p.stop("SIGKILL");
-      throw new Error(`dnsmasq did not start on ${hostPort(opts.host, port)}: ${String(err)}\n${p.output()}`);
-    }
-    return p;
-  };
-
-  let proc = await launch();
-  const log = queryLogReader(logFile, parseDnsmasqLine);
-  return {
-    ...log,
+  return runUpstream({
+    label: "dnsmasq",
+    command: DNSMASQ,
+    args,
+    dir,
     host: opts.host,
     port,
-    get pid() {
-      return proc.pid;
-    },
-    address: hostPort(opts.host, port),
     configFile,
-    async stop() {
-      await proc.stop("SIGTERM", 3000);
-    },
-    async restart() {
-      await proc.stop("SIGTERM", 3000);
-      proc = await launch();
-    },
-    output: () => proc.output(),
-  };
+    logFile,
+    parseLog: parseDnsmasqLine,
+    watchdog: true,
+  });
 }

@@ -4,11 +4,11 @@
 import { writeFile } from "node:fs/promises";
 import { isIPv6 } from "node:net";
 import { join } from "node:path";
-import { type Server, waitForDns } from "./client.ts";
-import { assertLoopback, freePort, hostPort } from "./ports.ts";
-import { type Proc, spawnProc } from "./proc.ts";
-import { type LoggedQuery, type QueryLog, queryLogReader } from "./querylog.ts";
+import type { Server } from "./client.ts";
+import { assertLoopback, freePort } from "./ports.ts";
+import type { LoggedQuery } from "./querylog.ts";
 import { tempDir } from "./tmp.ts";
+import { runUpstream, type Upstream } from "./upstream-process.ts";
 
 export const UNBOUND = "/usr/sbin/unbound";
 
@@ -49,16 +49,7 @@ export interface UnboundOptions {
   verbosity?: number;
 }
 
-export interface Upstream extends Server, QueryLog {
-  readonly pid: number;
-  /** `host:port` or `[::1]:port`. */
-  readonly address: string;
-  readonly configFile: string;
-  stop(): Promise<void>;
-  /** Stops and starts again on the same address and config (query log kept). */
-  restart(): Promise<void>;
-  output(): string;
-}
+export type { Upstream } from "./upstream-process.ts";
 
 function q(s: string): string {
   return s.includes('"') ? `'${s}'` : `"${s}"`;
@@ -136,35 +127,15 @@ export async function startUnbound(opts: UnboundOptions): Promise<Upstream> {
   const configFile = join(dir, "unbound.conf");
   await writeFile(configFile, unboundConfig({ ...opts, port, dir, logFile }));
 
-  const launch = async (): Promise<Proc> => {
-    const p = spawnProc(UNBOUND, ["-d", "-c", configFile], { cwd: dir, label: "unbound" });
-    try {
-      await waitForDns({ host: opts.host, port }, 10_000, p.isRunning);
-    } catch (err) {
-      await p.stop("SIGKILL");
-      throw new Error(`unbound did not start on ${hostPort(opts.host, port)}: ${String(err)}\n${p.output()}`);
-    }
-    return p;
-  };
-
-  let proc = await launch();
-  const log = queryLogReader(logFile, parseUnboundLine);
-  return {
-    ...log,
+  return runUpstream({
+    label: "unbound",
+    command: UNBOUND,
+    args: ["-d", "-c", configFile],
+    dir,
     host: opts.host,
     port,
-    get pid() {
-      return proc.pid;
-    },
-    address: hostPort(opts.host, port),
     configFile,
-    async stop() {
-      await proc.stop("SIGTERM", 3000);
-    },
-    async restart() {
-      await proc.stop("SIGTERM", 3000);
-      proc = await launch();
-    },
-    output: () => proc.output(),
-  };
+    logFile,
+    parseLog: parseUnboundLine,
+  });
 }
