@@ -180,7 +180,10 @@ export class ClusterRecords {
       const rrs = recordsFor(entry.name, records, qtype, this.config.ttl);
       const glue = qtype === TYPE.SRV ? glueFor(records, this.config.ttl) : [];
       stored = rrs === null ? null : storedAnswer(entry.name, qtype, rrs, glue);
-      if (MEMO_TYPES.has(qtype)) (entry.memo ??= new Map()).set(qtype, stored);
+      if (MEMO_TYPES.has(qtype)) {
+        entry.memo ??= new Map();
+        entry.memo.set(qtype, stored);
+      }
     }
     if (stored === null) return negativeReply(view, RCODE.NOERROR, this.soaFor(view, entry.zone));
     return renderStored(stored, view, 0, true, 0xffff);
