@@ -7,6 +7,7 @@ import {
   cleanupAll,
   defaultHandler,
   freePort,
+  query,
   soaRecord,
   startDaemon,
   startFakeUpstream,
@@ -79,4 +80,31 @@ test("without a successor, SIGTERM answers what is in flight and exits 0", async
   const exit = await d.stop("SIGTERM");
   assert.equal(exit.code, 0);
   assert.ok(Date.now() - started < 3000, "no lameduck configured: prompt exit");
+});
+
+test("lameduck: after SIGTERM /health is red while DNS keeps answering, then the daemon exits", async () => {
+  const host = uniqueLoopback();
+  const port = await freePort(host);
+  const healthPort = await freePort(host);
+  const upstream = await startUnbound({
+    host: uniqueLoopback(),
+    records: [soaRecord("duck.test"), "a.duck.test. 60 IN A 192.0.2.7"],
+  });
+  const d = await startDaemon({
+    corefile: `.:${port} {\n    bind ${host}\n    forward . ${upstream.host}:${upstream.port}\n    health ${host}:${healthPort} {\n        lameduck 2s\n    }\n}\n`,
+    readyProbe: { host, port },
+  });
+  const health = `http://${host}:${healthPort}/health`;
+  for (let i = 0; i < 40 && (await fetch(health)).status !== 200; i++) await sleep(100);
+  assert.equal((await fetch(health)).status, 200);
+  const started = Date.now();
+  const exited = d.stop("SIGTERM");
+  await sleep(500);
+  assert.equal((await fetch(health)).status, 503, "unhealthy during lameduck");
+  const during = await query({ host, port }, "a.duck.test");
+  assert.equal(during.rcode, "NOERROR", "still answering during lameduck");
+  const exit = await exited;
+  assert.equal(exit.code, 0);
+  const took = Date.now() - started;
+  assert.ok(took >= 1900 && took < 6000, `exited after the 2 s lameduck (${took} ms)`);
 });
