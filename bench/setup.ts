@@ -67,7 +67,7 @@ export function writeUpstream(dir: string): string {
 }
 
 /** The node flags of the shipped command line (Dockerfile ENTRYPOINT, npm start): measure what ships. */
-export const SHIPPED_NODE_FLAGS = ["--max-semi-space-size=2"];
+export const SHIPPED_NODE_FLAGS = ["--max-semi-space-size=8"];
 
 export function serverSpecs(dir: string, node: string, mainJs: string): ServerSpec[] {
   const corefile = `.:10053 {

@@ -374,7 +374,7 @@ describe("Dockerfile", () => {
     );
     assert.ok(
       lines.includes(
-        'ENTRYPOINT ["/usr/bin/tini","--","node","--max-semi-space-size=2","/app/dist/main.js"]',
+        'ENTRYPOINT ["/usr/bin/tini","--","node","--max-semi-space-size=8","/app/dist/main.js"]',
       ),
     );
     // The entry point is where `npm run build` puts src/main.ts.
