@@ -170,7 +170,9 @@ plain.test:${port} {
     await cleanupAll();
   });
 
-  test("the effective configuration, once, as one structured line", () => {
+  test("the effective configuration, once, as one structured line", async () => {
+    // Logged once start-up is complete, which can be just after the first DNS answer.
+    await daemon.waitForLine(/"msg":"effective configuration"/, 5000);
     const lines = jsonLines(daemon.lines()).filter((l) => l.msg === "effective configuration");
     assert.equal(lines.length, 1);
     const blocks = lines[0]!.config.blocks as { zones: string[]; log: unknown; errors: unknown }[];
