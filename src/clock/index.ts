@@ -14,8 +14,6 @@ interface Slot {
   fn: (() => void) | null;
 }
 
-const noopHandle: TimerHandle = { cancel() {} };
-
 /**
  * A hashed timer wheel with a fixed tick. Firing may be late by up to one tick; that is the point:
  * thousands of query timeouts cost one interval timer.
@@ -96,5 +94,3 @@ export class TimerWheel {
     for (let i = 0; i < this.buckets.length; i++) this.buckets[i] = [];
   }
 }
-
-export { noopHandle };
