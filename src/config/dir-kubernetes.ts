@@ -41,6 +41,20 @@ const SUB_USAGE: Record<string, string> = {
   ignore: "ignore empty_service",
 };
 
+/** What `kubernetes` means with no options (CoreDNS's defaults); zones and line come from the block. */
+export const KUBERNETES_DEFAULTS: Readonly<Omit<KubernetesConfig, "zones" | "line">> = Object.freeze({
+  endpoint: null,
+  kubeconfig: null,
+  namespaces: [],
+  labels: null,
+  pods: "disabled",
+  endpointPodNames: false,
+  ttl: 5,
+  noEndpoints: false,
+  fallthrough: null,
+  ignoreEmptyService: false,
+});
+
 export function buildKubernetes(ctx: BuildContext, d: Directive): KubernetesConfig {
   const r: Reader = new Reader(ctx, d, "kubernetes [ZONES...] [{ ... }]");
   const zones = d.args.length > 0 ? r.zones(d.args) : [...ctx.blockZones];
@@ -51,20 +65,7 @@ export function buildKubernetes(ctx: BuildContext, d: Directive): KubernetesConf
       null,
     );
   }
-  const k: KubernetesConfig = {
-    zones,
-    endpoint: null,
-    kubeconfig: null,
-    namespaces: [],
-    labels: null,
-    pods: "disabled",
-    endpointPodNames: false,
-    ttl: 5,
-    noEndpoints: false,
-    fallthrough: null,
-    ignoreEmptyService: false,
-    line: d.line,
-  };
+  const k: KubernetesConfig = { ...KUBERNETES_DEFAULTS, namespaces: [], zones, line: d.line };
   for (const s of r.sub()) {
     if (!OPTIONS.includes(s.name)) {
       if (UNSUPPORTED.includes(s.name))

@@ -2,6 +2,7 @@
 
 import dnsPacket from "dns-packet";
 import { type ClusterDeps, ClusterRecords } from "../../src/cluster/index.ts";
+import { KUBERNETES_DEFAULTS } from "../../src/config/index.ts";
 import type { KubernetesConfig } from "../../src/config/types.ts";
 import { parseQuery, QueryView } from "../../src/dns/index.ts";
 import type {
@@ -16,17 +17,9 @@ import { decodePacket, type LoosePacket } from "./loose-packet.ts";
 
 export function kubeConfig(overrides: Partial<KubernetesConfig> = {}): KubernetesConfig {
   return {
-    zones: ["cluster.local.", "in-addr.arpa.", "ip6.arpa."],
-    endpoint: null,
-    kubeconfig: null,
+    ...KUBERNETES_DEFAULTS,
     namespaces: [],
-    labels: null,
-    pods: "disabled",
-    endpointPodNames: false,
-    ttl: 5,
-    noEndpoints: false,
-    fallthrough: null,
-    ignoreEmptyService: false,
+    zones: ["cluster.local.", "in-addr.arpa.", "ip6.arpa."],
     line: 1,
     ...overrides,
   };

@@ -6,7 +6,7 @@ import { writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Server, waitForDns } from "./client.ts";
-import { type ExitInfo, spawnProc } from "./proc.ts";
+import { type Proc, spawnProc } from "./proc.ts";
 import { tempDir } from "./tmp.ts";
 
 /** The project root: two levels above test/support/. */
@@ -42,21 +42,11 @@ export interface DaemonOptions {
   nodeArgs?: string[];
 }
 
-export interface Daemon {
-  readonly pid: number;
+/** The daemon's process (as spawnProc gives it) and where its Corefile lives. */
+export interface Daemon extends Omit<Proc, "child"> {
   /** Directory holding the Corefile; extra fixture files can go here. */
   readonly dir: string;
   readonly corefilePath: string;
-  readonly exited: Promise<ExitInfo>;
-  /** stdout and stderr, line by line in arrival order. */
-  output(): string;
-  lines(): readonly string[];
-  /** First line (at index >= from) matching re; rejects on timeout or exit. */
-  waitForLine(re: RegExp, timeoutMs?: number, from?: number): Promise<string>;
-  /** Sends signal (SIGTERM), SIGKILL after graceMs (10 s); resolves with the exit. */
-  stop(signal?: NodeJS.Signals, graceMs?: number): Promise<ExitInfo>;
-  kill(): void;
-  isRunning(): boolean;
 }
 
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
