@@ -430,4 +430,22 @@ describe("cluster records: changes", () => {
     assert.ok(seen.includes("db.other.svc.cluster.local."));
     assert.equal(r.stats().services, 1);
   });
+  test("a list streamed as upserts then prune: unlisted objects are gone, the first one marks the kind synced", async () => {
+    const r = records(kubeConfig());
+    r.apply({ type: "upsert", kind: "namespace", object: ns("default") });
+    r.apply({ type: "prune", kind: "namespace", keep: new Set(["default"]) });
+    r.apply({ type: "upsert", kind: "service", object: svc("default", "a", { clusterIPs: ["10.0.0.1"] }) });
+    r.apply({ type: "upsert", kind: "service", object: svc("default", "b", { clusterIPs: ["10.0.0.2"] }) });
+    r.apply({ type: "prune", kind: "service", keep: new Set(["default/a", "default/b"]) });
+    assert.equal(r.synced, false, "endpointslices not listed yet");
+    r.apply({ type: "prune", kind: "endpointslice", keep: new Set() });
+    assert.equal(r.synced, true);
+    assert.equal(await rcode(r, "b.default.svc.cluster.local", "A"), "NOERROR/1");
+    // a relist that no longer has b
+    r.apply({ type: "upsert", kind: "service", object: svc("default", "a", { clusterIPs: ["10.0.0.1"] }) });
+    r.apply({ type: "prune", kind: "service", keep: new Set(["default/a"]) });
+    assert.equal(await rcode(r, "b.default.svc.cluster.local", "A"), "NXDOMAIN/0");
+    assert.equal(await rcode(r, "a.default.svc.cluster.local", "A"), "NOERROR/1");
+    assert.equal(r.stats().services, 1);
+  });
 });

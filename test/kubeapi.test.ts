@@ -38,12 +38,16 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 /** The reflector's view of the world, built only from its events. */
 class Mirror {
   readonly objects = new Map<string, string>();
+  /** Completed lists (each ends with a prune). */
   replaces = 0;
   apply(event: ClusterEvent): void {
     if (event.type === "replace") {
       this.replaces++;
       this.objects.clear();
       for (const o of event.objects) this.objects.set(o.key, o.resourceVersion);
+    } else if (event.type === "prune") {
+      this.replaces++;
+      for (const key of [...this.objects.keys()]) if (!event.keep.has(key)) this.objects.delete(key);
     } else if (event.type === "upsert") {
       this.objects.set(event.object.key, event.object.resourceVersion);
     } else {

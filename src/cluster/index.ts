@@ -1,33 +1,26 @@
 // ClusterRecords: the in-process `kubernetes` plugin. Reflector events go in (apply); complete
-// wire replies come out (answer). Names are indexed by their lowercase wire form, and each
-// name's reply per type is built once and then copied, so a query is a map lookup and a copy.
+// wire replies come out (answer). A query name is taken apart by its labels under the zone
+// (`<svc>.<ns>.svc`, `<host>.<svc>.<ns>.svc`, `_port._proto.<svc>.<ns>.svc`, `<ip>.<ns>.pod`, reverse
+// names), the service is one map lookup, and the reply is written from its compact view.
 // Pure: no sockets, no timers; time comes from deps.now().
 
 import type { KubernetesConfig } from "../config/types.ts";
-import {
-  CLASS_IN,
-  HEADER_LENGTH,
-  nameToWire,
-  type QueryView,
-  RCODE,
-  renderStored,
-  type StoredReply,
-  TYPE,
-} from "../dns/index.ts";
+import { CLASS_IN, HEADER_LENGTH, nameToWire, type QueryView, RCODE, TYPE } from "../dns/index.ts";
 import type { ClusterEvent, ResourceKind } from "../kubeapi/types.ts";
-import { type AutopathCandidate, autopathCandidates, searchPath } from "./autopath.ts";
-import type { NameRecords } from "./build.ts";
-import { ipFamily, undashIp } from "./ip.ts";
 import {
-  composeReply,
-  glueFor,
-  negativeReply,
-  recordsFor,
-  type SoaParams,
-  soaRecord,
-  storedAnswer,
-} from "./reply.ts";
+  addressReply,
+  endpointSrvReply,
+  type PtrTarget,
+  portNamed,
+  ptrReply,
+  serviceSrvReply,
+  underscoreLabelIs,
+} from "./answer.ts";
+import { type AutopathCandidate, autopathCandidates, searchPath } from "./autopath.ts";
+import { canonicalIp, ipFamily, undashIp } from "./ip.ts";
+import { composeReply, negativeReply, type SoaParams, soaRecord } from "./reply.ts";
 import { ClusterStore } from "./store.ts";
+import { endpointsAt, type ServiceView } from "./view.ts";
 import { copySections, type Rr } from "./wire.ts";
 import { type Zone, Zones } from "./zones.ts";
 
@@ -48,22 +41,16 @@ export interface ClusterStats {
   endpointSlices: number;
   namespaces: number;
   pods: number;
-  /** Names currently in the index. */
-  names: number;
+  /** Services that give names (in exposed namespaces, with records). */
+  servicesIndexed: number;
   serial: number;
   synced: boolean;
 }
 
-export interface Entry {
-  /** Lowercase presentation name. */
-  name: string;
-  zone: Zone;
-  records: NameRecords;
-  /** Built answers per query type, made on first use (most names are never asked every type). */
-  memo: Map<number, StoredReply | null> | null;
-}
-
-const MEMO_TYPES = new Set<number>([TYPE.A, TYPE.AAAA, TYPE.SRV, TYPE.PTR, TYPE.TXT, TYPE.CNAME]);
+const DNS_SCHEMA_VERSION = "1.1.0";
+/** Label offsets of the question name above the zone (more than this many labels is NXDOMAIN). */
+const MAX_LABELS = 6;
+const labelAt = new Int32Array(MAX_LABELS + 1);
 
 export class ClusterRecords {
   private readonly config: KubernetesConfig;
@@ -97,7 +84,7 @@ export class ClusterRecords {
 
   apply(event: ClusterEvent): void {
     const changed = this.store.apply(event);
-    if (event.type === "replace" && !this.isSynced) {
+    if ((event.type === "replace" || event.type === "prune") && !this.isSynced) {
       this.store.syncedKinds.add(event.kind);
       this.isSynced = [...this.required].every((k) => this.store.syncedKinds.has(k));
     }
@@ -120,13 +107,8 @@ export class ClusterRecords {
     if (!this.isSynced || view.qnameEnd === 0 || view.qclass !== CLASS_IN) return null;
     const zone = this.zones.match(view.buf, HEADER_LENGTH, view.qnameEnd);
     if (zone === null) return null;
-    const key = view.buf.toString("latin1", HEADER_LENGTH, view.qnameEnd).toLowerCase();
-    const entry = this.store.names.get(key);
-    if (entry !== undefined) return this.answerEntry(view, entry);
-    if (!zone.reverse) {
-      const pod = this.answerPod(view, key, zone);
-      if (pod !== undefined) return pod;
-    }
+    const reply = zone.reverse ? this.answerReverse(view, zone) : this.answerForward(view, zone);
+    if (reply !== undefined) return reply;
     if (this.zones.fallsThrough(view.buf, HEADER_LENGTH, view.qnameEnd)) return null;
     return negativeReply(view, RCODE.NXDOMAIN, this.soaFor(view, zone));
   }
@@ -150,7 +132,7 @@ export class ClusterRecords {
   stats(): ClusterStats {
     return {
       ...this.store.counts(),
-      names: this.store.names.size,
+      servicesIndexed: this.store.views.size,
       serial: this.soa.serial,
       synced: this.isSynced,
     };
@@ -161,40 +143,105 @@ export class ClusterRecords {
     return this.soa;
   }
 
-  private answerEntry(view: QueryView, entry: Entry): Buffer | Promise<Buffer | null> {
+  private nodata(view: QueryView, zone: Zone): Buffer {
+    return negativeReply(view, RCODE.NOERROR, this.soaFor(view, zone));
+  }
+
+  /** The reply for a name in a forward zone; undefined when the name does not exist. */
+  private answerForward(view: QueryView, zone: Zone): Buffer | null | Promise<Buffer | null> | undefined {
+    const buf = view.buf;
+    const zoneAt = view.qnameEnd - zone.wire.length;
+    let n = 0;
+    for (let i = HEADER_LENGTH; i < zoneAt; i += buf[i]! + 1) {
+      if (n === MAX_LABELS) return undefined;
+      labelAt[n++] = i;
+    }
+    labelAt[n] = zoneAt;
     const qtype = view.qtype;
-    const records = entry.records;
-    if (records.cname !== "" && (qtype === TYPE.A || qtype === TYPE.AAAA))
-      return this.answerExternal(view, entry);
-    if (records.apex && qtype === TYPE.SOA) {
-      return composeReply(
-        view,
-        RCODE.NOERROR,
-        [soaRecord(entry.name, this.soaFor(view, entry.zone))],
-        [],
-        [],
-      );
+    if (n === 0) {
+      if (qtype !== TYPE.SOA) return this.nodata(view, zone);
+      return composeReply(view, RCODE.NOERROR, [soaRecord(zone.name, this.soaFor(view, zone))], [], []);
     }
-    let stored = entry.memo?.get(qtype);
-    if (stored === undefined) {
-      const rrs = recordsFor(entry.name, records, qtype, this.config.ttl);
-      const glue = qtype === TYPE.SRV ? glueFor(records, this.config.ttl) : [];
-      stored = rrs === null ? null : storedAnswer(entry.name, qtype, rrs, glue);
-      if (MEMO_TYPES.has(qtype)) {
-        entry.memo ??= new Map();
-        entry.memo.set(qtype, stored);
-      }
+    const top = labelAt[n - 1]!;
+    if (labelIs(buf, top, "svc")) {
+      if (n === 1) return this.nodata(view, zone);
+      if (n === 2)
+        return this.store.namespaceExposed(label(buf, labelAt[0]!)) ? this.nodata(view, zone) : undefined;
+      if (n > 5) return undefined;
+      const key = buf.toString("latin1", labelAt[n - 3]!, top).toLowerCase();
+      const svc = this.store.views.get(key);
+      if (svc === undefined) return undefined;
+      if (n === 3) return this.answerService(view, zone, svc);
+      if (n === 4) return this.answerBelowService(view, zone, svc, labelAt[0]!);
+      return this.answerNamedPort(view, zone, svc, labelAt[0]!, labelAt[1]!);
     }
-    if (stored === null) return negativeReply(view, RCODE.NOERROR, this.soaFor(view, entry.zone));
-    return renderStored(stored, view, 0, true, 0xffff);
+    if (labelIs(buf, top, "pod")) {
+      if (n === 1) return this.nodata(view, zone);
+      const namespace = label(buf, labelAt[n - 2]!);
+      if (n === 2) return this.store.namespaceExposed(namespace) ? this.nodata(view, zone) : undefined;
+      if (n === 3) return this.answerPod(view, zone, label(buf, labelAt[0]!), namespace);
+      return undefined;
+    }
+    if (n === 1 && labelIs(buf, top, "dns-version")) {
+      if (qtype !== TYPE.TXT) return this.nodata(view, zone);
+      const txt: Rr = {
+        name: `dns-version.${zone.name}`,
+        ttl: this.config.ttl,
+        data: { type: TYPE.TXT, texts: [DNS_SCHEMA_VERSION] },
+      };
+      return composeReply(view, RCODE.NOERROR, [txt], [], []);
+    }
+    return undefined;
+  }
+
+  /** `<svc>.<ns>.svc.<zone>`. */
+  private answerService(view: QueryView, zone: Zone, svc: ServiceView): Buffer | Promise<Buffer | null> {
+    const qtype = view.qtype;
+    const ttl = this.config.ttl;
+    let reply: Buffer | null = null;
+    if (svc.kind === "external") {
+      const cname: Rr = { name: presentation(view), ttl, data: { type: TYPE.CNAME, target: svc.cname } };
+      if (qtype === TYPE.A || qtype === TYPE.AAAA) return this.answerExternal(view, cname, svc.cname);
+      return composeReply(view, RCODE.NOERROR, [cname], [], []);
+    }
+    if (qtype === TYPE.A || qtype === TYPE.AAAA) reply = addressReply(view, svc.addresses, ttl, zone.wire);
+    else if (qtype === TYPE.SRV) reply = serviceSrvReply(view, svc, -1, -1, ttl, zone.wire);
+    return reply ?? this.nodata(view, zone);
+  }
+
+  /** `<host>.<svc>...` (an endpoint) or `_<proto>.<svc>...` (an empty non-terminal above named ports). */
+  private answerBelowService(view: QueryView, zone: Zone, svc: ServiceView, at: number): Buffer | undefined {
+    if (svc.kind === "external") return undefined;
+    const buf = view.buf;
+    if (buf[at + 1] === 0x5f) return hasNamedPort(svc, buf, -1, at) ? this.nodata(view, zone) : undefined;
+    const endpoints = endpointsAt(svc, label(buf, at));
+    if (endpoints.length === 0) return undefined;
+    const qtype = view.qtype;
+    const ttl = this.config.ttl;
+    let reply: Buffer | null = null;
+    if (qtype === TYPE.A || qtype === TYPE.AAAA) reply = addressReply(view, endpoints, ttl, zone.wire);
+    else if (qtype === TYPE.SRV) reply = endpointSrvReply(view, svc, endpoints, ttl, zone.wire);
+    return reply ?? this.nodata(view, zone);
+  }
+
+  /** `_<port>._<proto>.<svc>...`: SRV for the service's ports of that name and protocol. */
+  private answerNamedPort(
+    view: QueryView,
+    zone: Zone,
+    svc: ServiceView,
+    portAt: number,
+    protoAt: number,
+  ): Buffer | undefined {
+    if (svc.kind === "external" || !hasNamedPort(svc, view.buf, portAt, protoAt)) return undefined;
+    if (view.qtype !== TYPE.SRV) return this.nodata(view, zone);
+    const reply = serviceSrvReply(view, svc, portAt, protoAt, this.config.ttl, zone.wire);
+    return reply ?? this.nodata(view, zone);
   }
 
   /** ExternalName, A/AAAA: the CNAME, then the target's answer resolved through the daemon. */
-  private async answerExternal(view: QueryView, entry: Entry): Promise<Buffer | null> {
-    const ttl = this.config.ttl;
-    const target = entry.records.cname;
-    const answer: Rr[] = [{ name: entry.name, ttl, data: { type: TYPE.CNAME, target } }];
-    if (target !== entry.name) {
+  private async answerExternal(view: QueryView, cname: Rr, target: string): Promise<Buffer | null> {
+    const answer: Rr[] = [cname];
+    if (target !== cname.name) {
       try {
         const reply = await this.deps.resolve(nameToWire(target), view.qtype);
         const sections = reply === null ? null : copySections(reply);
@@ -206,29 +253,100 @@ export class ClusterRecords {
     return composeReply(view, RCODE.NOERROR, answer, [], []);
   }
 
-  /** `<dashed-ip>.<ns>.pod.<zone>`; undefined when the name has another shape. */
-  private answerPod(view: QueryView, key: string, zone: Zone): Buffer | null | undefined {
-    const labels = wireLabels(key, key.length - zone.wire.length);
-    if (labels.length !== 3 || labels[2] !== "pod" || this.config.pods === "disabled") return undefined;
-    const [label, namespace] = labels as [string, string];
-    if (!this.store.namespaceExposed(namespace)) return undefined;
-    const ip = undashIp(label);
+  /** `<dashed-ip>.<ns>.pod.<zone>`; undefined when no such name. */
+  private answerPod(
+    view: QueryView,
+    zone: Zone,
+    first: string,
+    namespace: string,
+  ): Buffer | null | undefined {
+    if (this.config.pods === "disabled" || !this.store.namespaceExposed(namespace)) return undefined;
+    const ip = undashIp(first);
     if (ip === "") return undefined;
     // Only this node's pods are known: an unverified pod may live elsewhere, so kube-dns decides.
     if (this.config.pods === "verified" && !this.store.podAt(ip, namespace)) return null;
     const family = ipFamily(ip);
     const qtype = view.qtype;
     if ((family === 4 && qtype === TYPE.A) || (family === 6 && qtype === TYPE.AAAA)) {
-      const name = presentation(view);
       const rr: Rr = {
-        name,
+        name: presentation(view),
         ttl: this.config.ttl,
         data: family === 4 ? { type: TYPE.A, ip } : { type: TYPE.AAAA, ip },
       };
       return composeReply(view, RCODE.NOERROR, [rr], [], []);
     }
-    return negativeReply(view, RCODE.NOERROR, this.soaFor(view, zone));
+    return this.nodata(view, zone);
   }
+
+  /** A name in a reverse zone: the apex, or a whole address with PTR targets. */
+  private answerReverse(view: QueryView, zone: Zone): Buffer | undefined {
+    if (view.qnameEnd - HEADER_LENGTH === zone.wire.length) {
+      if (view.qtype !== TYPE.SOA) return this.nodata(view, zone);
+      return composeReply(view, RCODE.NOERROR, [soaRecord(zone.name, this.soaFor(view, zone))], [], []);
+    }
+    const ip = reverseIp(view.buf, view.qnameEnd);
+    const sources = ip === "" ? undefined : this.store.ptr.get(ip);
+    if (sources === undefined) return undefined;
+    if (view.qtype !== TYPE.PTR) return this.nodata(view, zone);
+    return ptrReply(view, ptrTargets(sources), this.config.ttl, this.zones.primaryWire);
+  }
+}
+
+/** A ClusterIP wins over endpoint names for the same address (CoreDNS serviceRecordForIP). */
+function ptrTargets(sources: PtrTarget[]): PtrTarget[] {
+  for (const t of sources) if (t.host === "") return [t];
+  return sources;
+}
+
+/** Whether the service has a named port `_<port>._<proto>` (any name when portAt is -1) with an address. */
+function hasNamedPort(svc: ServiceView, buf: Buffer, portAt: number, protoAt: number): boolean {
+  const ports =
+    svc.kind === "cluster"
+      ? svc.clusterIps.length > 0
+        ? [svc.ports]
+        : []
+      : svc.endpoints.map((ep) => ep.ports);
+  for (const list of ports) {
+    for (const p of list) {
+      if (
+        portAt < 0
+          ? p.name !== "" && p.port >= 0 && underscoreLabelIs(buf, protoAt, p.protocol)
+          : portNamed(p, buf, portAt, protoAt)
+      )
+        return true;
+    }
+  }
+  return false;
+}
+
+/** Whether the label at `at` is `text` (lowercase ASCII), case-insensitively. */
+function labelIs(buf: Buffer, at: number, text: string): boolean {
+  if (buf[at] !== text.length) return false;
+  for (let k = 0; k < text.length; k++) if ((buf[at + 1 + k]! | 0x20) !== text.charCodeAt(k)) return false;
+  return true;
+}
+
+function label(buf: Buffer, at: number): string {
+  return buf.toString("latin1", at + 1, at + 1 + buf[at]!).toLowerCase();
+}
+
+/** The address a reverse name spells (4 decimal or 32 nibble labels), canonical; "" otherwise. */
+function reverseIp(buf: Buffer, end: number): string {
+  const labels: string[] = [];
+  for (let i = HEADER_LENGTH; i < end && buf[i]! !== 0; i += buf[i]! + 1) labels.push(label(buf, i));
+  const suffix = labels.slice(-2).join(".");
+  if (suffix === "in-addr.arpa" && labels.length === 6) {
+    const ip = labels.slice(0, 4).reverse().join(".");
+    return ipFamily(ip) === 4 ? ip : "";
+  }
+  if (labels.length === 34 && labels[33] === "arpa" && labels[32] === "ip6") {
+    const nibbles = labels.slice(0, 32).reverse();
+    if (!nibbles.every((x) => /^[0-9a-f]$/.test(x))) return "";
+    const groups: string[] = [];
+    for (let g = 0; g < 8; g++) groups.push(nibbles.slice(g * 4, g * 4 + 4).join(""));
+    return canonicalIp(groups.join(":"));
+  }
+  return "";
 }
 
 /** Which kinds a configuration needs: pods only for `pods verified` or autopath. */
@@ -239,20 +357,10 @@ export function requiredKinds(config: KubernetesConfig, autopath: boolean): Reso
   return kinds;
 }
 
-/** Labels of a lowercase wire-form string up to `end` (the zone's start). */
-function wireLabels(key: string, end: number): string[] {
-  const out: string[] = [];
-  let i = 0;
-  while (i < end) {
-    const len = key.charCodeAt(i);
-    out.push(key.slice(i + 1, i + 1 + len));
-    i += len + 1;
-  }
-  return out;
-}
-
 function presentation(view: QueryView): string {
-  const key = view.buf.toString("latin1", HEADER_LENGTH, view.qnameEnd).toLowerCase();
-  const labels = wireLabels(key, key.length - 1);
-  return labels.length === 0 ? "." : `${labels.join(".")}.`;
+  let name = "";
+  for (let i = HEADER_LENGTH; i < view.qnameEnd && view.buf[i]! !== 0; i += view.buf[i]! + 1) {
+    name += `${label(view.buf, i)}.`;
+  }
+  return name === "" ? "." : name;
 }

@@ -1,5 +1,5 @@
-// Reply construction for cluster answers: stored templates for names in the index (rendered by
-// dns/renderStored), negative answers with the zone's SOA, and replies composed per query.
+// Reply construction for cluster answers other than the hot ones (answer.ts): negative answers with
+// the zone's SOA, and replies composed per query (SOA, TXT, CNAME, pods, autopath).
 
 import {
   ADVERTISED_UDP_SIZE,
@@ -13,77 +13,14 @@ import {
   OPCODE_MASK,
   OPT_RECORD_LENGTH,
   type QueryView,
-  type StoredReply,
   TYPE,
 } from "../dns/index.ts";
-import type { NameRecords } from "./build.ts";
 import { type Rr, WireWriter } from "./wire.ts";
 
 export const SOA_REFRESH = 7200;
 export const SOA_RETRY = 1800;
 export const SOA_EXPIRE = 86400;
 const NEGATIVE_TAIL = 54;
-
-/** The records a name holds for a query type, or null when it holds none (NODATA). */
-export function recordsFor(name: string, records: NameRecords, qtype: number, ttl: number): Rr[] | null {
-  if (records.cname !== "") return [{ name, ttl, data: { type: TYPE.CNAME, target: records.cname } }];
-  switch (qtype) {
-    case TYPE.A:
-      return records.a.length === 0
-        ? null
-        : records.a.map((ip) => ({ name, ttl, data: { type: TYPE.A, ip } }));
-    case TYPE.AAAA:
-      return records.aaaa.length === 0
-        ? null
-        : records.aaaa.map((ip) => ({ name, ttl, data: { type: TYPE.AAAA, ip } }));
-    case TYPE.SRV:
-      return records.srv.length === 0
-        ? null
-        : records.srv.map((s) => ({ name, ttl, data: { type: TYPE.SRV, ...s } }));
-    case TYPE.PTR:
-      return records.ptr.length === 0
-        ? null
-        : records.ptr.map((target) => ({ name, ttl, data: { type: TYPE.PTR, target } }));
-    case TYPE.TXT:
-      return records.txt.length === 0 ? null : [{ name, ttl, data: { type: TYPE.TXT, texts: records.txt } }];
-    default:
-      return null;
-  }
-}
-
-/** SRV glue (A/AAAA of the targets) for the Additional section. */
-export function glueFor(records: NameRecords, ttl: number): Rr[] {
-  return records.glue.map(([name, ip]) => ({
-    name,
-    ttl,
-    data: ip.includes(":") ? { type: TYPE.AAAA, ip } : { type: TYPE.A, ip },
-  }));
-}
-
-/** A positive reply for the lowercase `qname`, kept for renderStored (no TTL patching needed). */
-export function storedAnswer(qname: string, qtype: number, answer: Rr[], additional: Rr[]): StoredReply {
-  const w = new WireWriter(256);
-  w.u16(0);
-  w.u16(FLAG_QR | FLAG_AA | FLAG_RA);
-  w.u16(1);
-  w.u16(answer.length);
-  w.u16(0);
-  w.u16(additional.length);
-  w.name(qname);
-  const qnameEnd = w.pos;
-  w.u16(qtype);
-  w.u16(1);
-  const questionEnd = w.pos;
-  for (const rr of answer) w.rr(rr);
-  for (const rr of additional) w.rr(rr);
-  return {
-    wire: w.finish(),
-    qnameEnd,
-    questionEnd,
-    ttlOffsets: new Uint32Array(0),
-    ttls: new Uint32Array(0),
-  };
-}
 
 function replyFlags(view: QueryView, rcode: number, authoritative: boolean): number {
   return (

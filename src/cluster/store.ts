@@ -2,44 +2,56 @@
 // names of the service (or namespace, or address) it touches and reports those names.
 
 import type { KubernetesConfig } from "../config/types.ts";
-import { nameToWire } from "../dns/index.ts";
 import type {
   ClusterEvent,
   ResourceKind,
-  SlimEndpointSlice,
   SlimNamespace,
   SlimObject,
   SlimPod,
   SlimService,
 } from "../kubeapi/types.ts";
-import { type BuildOptions, buildService, emptyRecords, type NameRecords, type PtrSource } from "./build.ts";
-import type { Entry } from "./index.ts";
+import type { PtrTarget } from "./answer.ts";
 import { canonicalIp, dashedIp, reverseName } from "./ip.ts";
-import type { Zone, Zones } from "./zones.ts";
+import {
+  type Address,
+  type BuildOptions,
+  buildView,
+  type ServiceView,
+  serviceLookupKey,
+  sliceAddresses,
+} from "./view.ts";
+import type { Zones } from "./zones.ts";
 
-const DNS_SCHEMA_VERSION = "1.1.0";
-
-function wireKey(name: string): string {
-  return nameToWire(name).toString("latin1");
+/** What the index keeps of an EndpointSlice: its identity and its addresses, already named. */
+export interface HeldSlice {
+  kind: "endpointslice";
+  key: string;
+  namespace: string;
+  /** The owning service's name; "" when unlabelled. */
+  service: string;
+  resourceVersion: string;
+  addresses: readonly Address[];
 }
 
+type Held = SlimService | HeldSlice | SlimNamespace | SlimPod;
+
 export class ClusterStore {
-  readonly names = new Map<string, Entry>();
+  /** Services that give names, by their lookup key (see serviceLookupKey). */
+  readonly views = new Map<string, ServiceView>();
+  /** PTR targets by canonical IP, in the order services claimed the IP (kept when reverse zones are served). */
+  readonly ptr = new Map<string, PtrTarget[]>();
   readonly syncedKinds = new Set<ResourceKind>();
   private readonly config: KubernetesConfig;
   private readonly zones: Zones;
   private readonly options: BuildOptions;
   private readonly configured: Set<string> | null;
   private readonly services = new Map<string, SlimService>();
-  private readonly slices = new Map<string, SlimEndpointSlice>();
-  private readonly slicesByService = new Map<string, Set<string>>();
+  private readonly slices = new Map<string, HeldSlice>();
+  private readonly slicesByService = new Map<string, string[]>();
   private readonly servicesByNamespace = new Map<string, Set<string>>();
   private readonly namespaces = new Map<string, SlimNamespace>();
   private readonly pods = new Map<string, SlimPod>();
   private readonly podsByIp = new Map<string, Set<string>>();
-  private readonly owned = new Map<string, string[]>();
-  private readonly ptrOwned = new Map<string, PtrSource[]>();
-  private readonly ptrByIp = new Map<string, Map<string, PtrSource[]>>();
 
   constructor(config: KubernetesConfig, zones: Zones) {
     this.config = config;
@@ -51,19 +63,6 @@ export class ClusterStore {
     };
     this.configured =
       config.namespaces.length > 0 ? new Set(config.namespaces.map((n) => n.toLowerCase())) : null;
-    for (const zone of zones.all) {
-      this.put(zone.name, zone, { ...emptyRecords(), apex: true });
-      if (zone.reverse) continue;
-      this.put(`dns-version.${zone.name}`, zone, { ...emptyRecords(), txt: [DNS_SCHEMA_VERSION] });
-      this.put(`svc.${zone.name}`, zone, emptyRecords());
-      this.put(`pod.${zone.name}`, zone, emptyRecords());
-    }
-  }
-
-  private put(name: string, zone: Zone, records: NameRecords): string {
-    const key = wireKey(name);
-    this.names.set(key, { name, zone, records: compact(records), memo: null });
-    return key;
   }
 
   namespaceExposed(namespace: string): boolean {
@@ -101,6 +100,9 @@ export class ClusterStore {
       const incoming = new Map(event.objects.map((o) => [o.key, o]));
       for (const [key, old] of this.current(event.kind)) if (!incoming.has(key)) this.remove(old, changed);
       for (const object of event.objects) this.upsert(object, changed);
+    } else if (event.type === "prune") {
+      const current = this.current(event.kind);
+      for (const [key, old] of current) if (!event.keep.has(key)) this.remove(old, changed);
     } else if (event.type === "upsert") {
       this.upsert(event.object, changed);
     } else {
@@ -110,7 +112,7 @@ export class ClusterStore {
     return changed;
   }
 
-  private current(kind: ResourceKind): Map<string, SlimObject> {
+  private current(kind: ResourceKind): Map<string, Held> {
     if (kind === "service") return this.services;
     if (kind === "endpointslice") return this.slices;
     if (kind === "namespace") return this.namespaces;
@@ -129,16 +131,23 @@ export class ClusterStore {
         return;
       }
       case "endpointslice": {
-        const before = old as SlimEndpointSlice | undefined;
+        const before = old as HeldSlice | undefined;
         const beforeService = before ? `${before.namespace}/${before.service}` : "";
         const service = `${object.namespace}/${object.service}`;
         if (before && before.service !== "" && beforeService !== service) {
-          removeFrom(this.slicesByService, beforeService, object.key);
+          removeFromList(this.slicesByService, beforeService, object.key);
           this.rebuildService(beforeService, changed);
         }
-        this.slices.set(object.key, object);
+        this.slices.set(object.key, {
+          kind: "endpointslice",
+          key: object.key,
+          namespace: object.namespace,
+          service: object.service,
+          resourceVersion: object.resourceVersion,
+          addresses: sliceAddresses(object, this.options),
+        });
         if (object.service !== "") {
-          addTo(this.slicesByService, service, object.key);
+          addToList(this.slicesByService, service, object.key);
           this.rebuildService(service, changed);
         }
         return;
@@ -162,7 +171,7 @@ export class ClusterStore {
     }
   }
 
-  private remove(object: SlimObject, changed: Set<string>): void {
+  private remove(object: Held, changed: Set<string>): void {
     this.current(object.kind).delete(object.key);
     switch (object.kind) {
       case "service":
@@ -172,7 +181,7 @@ export class ClusterStore {
       case "endpointslice": {
         if (object.service === "") return;
         const service = `${object.namespace}/${object.service}`;
-        removeFrom(this.slicesByService, service, object.key);
+        removeFromList(this.slicesByService, service, object.key);
         this.rebuildService(service, changed);
         return;
       }
@@ -199,71 +208,60 @@ export class ClusterStore {
   }
 
   private rebuildNamespace(namespace: string, changed: Set<string>): void {
-    const exposed = this.namespaceExposed(namespace);
     for (const zone of this.zones.forward) {
-      for (const kind of ["svc", "pod"]) {
-        const name = `${namespace}.${kind}.${zone.name}`;
-        if (exposed) this.put(name, zone, emptyRecords());
-        else this.names.delete(wireKey(name));
-        changed.add(name);
-      }
+      changed.add(`${namespace}.svc.${zone.name}`);
+      changed.add(`${namespace}.pod.${zone.name}`);
     }
     for (const key of this.servicesByNamespace.get(namespace) ?? []) this.rebuildService(key, changed);
   }
 
   private rebuildService(serviceKey: string, changed: Set<string>): void {
-    for (const key of this.owned.get(serviceKey) ?? []) this.names.delete(key);
-    this.owned.delete(serviceKey);
-    const ips = new Set<string>();
-    for (const source of this.ptrOwned.get(serviceKey) ?? []) {
-      ips.add(source.ip);
-      this.ptrByIp.get(source.ip)?.delete(serviceKey);
-    }
-    this.ptrOwned.delete(serviceKey);
-
     const [namespace, name] = serviceKey.split("/") as [string, string];
+    const lookupKey = serviceLookupKey(namespace, name);
+    const old = this.views.get(lookupKey);
     for (const zone of this.zones.forward) changed.add(`${name}.${namespace}.svc.${zone.name}`.toLowerCase());
     const svc = this.services.get(serviceKey);
+    let view: ServiceView | null = null;
     if (svc !== undefined && this.namespaceExposed(namespace)) {
-      const keys: string[] = [];
-      const slices = [...(this.slicesByService.get(serviceKey) ?? [])].map((k) => this.slices.get(k)!);
-      for (const zone of this.zones.forward) {
-        const built = buildService(svc, slices, zone.name, this.options);
-        for (const [owner, records] of built.names) keys.push(this.put(owner, zone, records));
-        if (zone.name !== this.zones.primary || this.zones.reverse.length === 0) continue;
-        this.ptrOwned.set(serviceKey, built.ptr);
-        for (const source of built.ptr) {
-          ips.add(source.ip);
-          let byService = this.ptrByIp.get(source.ip);
-          if (byService === undefined) {
-            byService = new Map();
-            this.ptrByIp.set(source.ip, byService);
-          }
-          const list = byService.get(serviceKey);
-          if (list === undefined) byService.set(serviceKey, [source]);
-          else list.push(source);
-        }
-      }
-      this.owned.set(serviceKey, keys);
+      const slices: (readonly Address[])[] = [];
+      for (const key of this.slicesByService.get(serviceKey) ?? [])
+        slices.push(this.slices.get(key)!.addresses);
+      view = buildView(svc, slices, this.options);
     }
-    for (const ip of ips) this.rebuildPtr(ip, changed);
+    if (view === null) this.views.delete(lookupKey);
+    else this.views.set(lookupKey, view);
+    if (this.zones.reverse.length === 0) return;
+    if (old !== undefined) {
+      for (const a of old.clusterIps) this.unclaim(a.ip, old, changed);
+      for (const a of old.endpoints) this.unclaim(a.ip, old, changed);
+    }
+    if (view !== null) {
+      for (const a of view.clusterIps) this.claim(a.ip, { view, host: "" }, changed);
+      for (const a of view.endpoints) this.claim(a.ip, { view, host: a.host }, changed);
+    }
   }
 
-  private rebuildPtr(ip: string, changed: Set<string>): void {
+  private unclaim(ip: string, view: ServiceView, changed: Set<string>): void {
+    const list = this.ptr.get(ip);
+    if (list === undefined) return;
+    const kept = list.filter((t) => t.view !== view);
+    if (kept.length === list.length) return;
+    if (kept.length === 0) this.ptr.delete(ip);
+    else this.ptr.set(ip, kept);
+    this.ptrChanged(ip, changed);
+  }
+
+  private claim(ip: string, target: PtrTarget, changed: Set<string>): void {
+    const list = this.ptr.get(ip);
+    if (list === undefined) this.ptr.set(ip, [target]);
+    else if (!list.some((t) => t.view === target.view && t.host === target.host)) list.push(target);
+    else return;
+    this.ptrChanged(ip, changed);
+  }
+
+  private ptrChanged(ip: string, changed: Set<string>): void {
     const name = reverseName(ip);
-    if (name === "" || !this.zones.servesReverse(name)) return;
-    const zone = this.zones.reverse.find((z) => name === z.name || name.endsWith(`.${z.name}`))!;
-    const byService = this.ptrByIp.get(ip);
-    const all = byService === undefined ? [] : [...byService.values()].flat();
-    const cluster = all.filter((s) => s.cluster);
-    const targets = [...new Set((cluster.length > 0 ? cluster.slice(0, 1) : all).map((s) => s.target))];
-    if (targets.length === 0) {
-      this.ptrByIp.delete(ip);
-      this.names.delete(wireKey(name));
-    } else {
-      this.put(name, zone, { ...emptyRecords(), ptr: targets });
-    }
-    changed.add(name);
+    if (name !== "" && this.zones.servesReverse(name)) changed.add(name);
   }
 }
 
@@ -283,19 +281,17 @@ function removeFrom(map: Map<string, Set<string>>, key: string, value: string): 
   if (set.size === 0) map.delete(key);
 }
 
-const NONE: never[] = [];
-Object.freeze(NONE);
+/** Small lists (a service's slices: usually one) as arrays, which cost far less than Sets. */
+function addToList(map: Map<string, string[]>, key: string, value: string): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else if (!list.includes(value)) list.push(value);
+}
 
-/**
- * Records are never changed once indexed (a change rebuilds them), so their empty lists can all be
- * one shared array: most names have one or two record kinds, and 100,000+ names add up.
- */
-function compact(records: NameRecords): NameRecords {
-  if (records.a.length === 0) records.a = NONE;
-  if (records.aaaa.length === 0) records.aaaa = NONE;
-  if (records.srv.length === 0) records.srv = NONE;
-  if (records.glue.length === 0) records.glue = NONE;
-  if (records.txt.length === 0) records.txt = NONE;
-  if (records.ptr.length === 0) records.ptr = NONE;
-  return records;
+function removeFromList(map: Map<string, string[]>, key: string, value: string): void {
+  const list = map.get(key);
+  if (list === undefined) return;
+  const at = list.indexOf(value);
+  if (at >= 0) list.splice(at, 1);
+  if (list.length === 0) map.delete(key);
 }

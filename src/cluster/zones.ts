@@ -22,6 +22,7 @@ export class Zones {
   readonly reverse: Zone[];
   /** Where PTR targets live: the first forward zone. */
   readonly primary: string;
+  readonly primaryWire: Buffer;
   private readonly fallAll: boolean;
   private readonly fallZones: Buffer[] | null;
 
@@ -33,6 +34,7 @@ export class Zones {
     this.forward = zones.filter((z) => !z.reverse);
     this.reverse = zones.filter((z) => z.reverse);
     this.primary = this.forward[0]?.name ?? "cluster.local.";
+    this.primaryWire = nameToWire(this.primary);
     this.all = [...zones].sort((a, b) => b.wire.length - a.wire.length);
     this.fallAll = config.fallthrough !== null && config.fallthrough.length === 0;
     this.fallZones = config.fallthrough === null ? null : config.fallthrough.map((z) => nameToWire(z));

@@ -7,7 +7,7 @@ import type http from "node:http";
 import { DaemonError } from "../errors/index.ts";
 import type { ApiConnection } from "./connection.ts";
 import { slim } from "./slim.ts";
-import type { ClusterEvent, ResourceKind, SlimObject, WatchObserver } from "./types.ts";
+import type { ClusterEvent, ResourceKind, WatchObserver } from "./types.ts";
 
 export interface ReflectorTiming {
   pageSize: number;
@@ -60,7 +60,7 @@ class GoneError extends Error {}
 export class Reflector {
   private readonly o: ReflectorOptions;
   private readonly timing: ReflectorTiming;
-  private readonly keys = new Set<string>();
+  private keys = new Set<string>();
   private readonly stateValue: ReflectorState = {
     objects: 0,
     lastSync: 0,
@@ -190,8 +190,13 @@ export class Reflector {
     return JSON.parse(Buffer.concat(chunks).toString("utf8"));
   }
 
+  /**
+   * List every page and hand each object on as it is read, so a page's JSON and slim objects die
+   * young instead of piling up until the end of a 10,000-object list; then prune what was not listed.
+   * A list that fails part-way has applied only current objects; the retry completes it.
+   */
   private async list(): Promise<string> {
-    const objects: SlimObject[] = [];
+    const keys = new Set<string>();
     let token = "";
     let rv = "";
     do {
@@ -206,8 +211,11 @@ export class Reflector {
         if (res.statusCode !== 200) throw await statusError(res, "list");
         // biome-ignore lint/suspicious/noExplicitAny: API JSON
         const body = (await this.readJson(res, touch)) as any;
-        for (const item of Array.isArray(body?.items) ? body.items : [])
-          objects.push(slim(this.o.kind, item));
+        for (const item of Array.isArray(body?.items) ? body.items : []) {
+          const object = slim(this.o.kind, item);
+          keys.add(object.key);
+          this.o.sink({ type: "upsert", kind: this.o.kind, object });
+        }
         token = typeof body?.metadata?.continue === "string" ? body.metadata.continue : "";
         rv = String(body?.metadata?.resourceVersion ?? "");
       } finally {
@@ -215,9 +223,8 @@ export class Reflector {
       }
     } while (token !== "" && !this.stopped);
     if (this.stopped) return "";
-    this.keys.clear();
-    for (const object of objects) this.keys.add(object.key);
-    this.o.sink({ type: "replace", kind: this.o.kind, objects });
+    this.keys = keys;
+    this.o.sink({ type: "prune", kind: this.o.kind, keep: keys });
     this.synced(rv);
     if (!this.stateValue.synced) {
       this.stateValue.synced = true;

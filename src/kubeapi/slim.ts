@@ -1,5 +1,6 @@
 // API JSON -> slim objects: only the fields DNS needs, so memory follows object count, not JSON size.
 
+import { internPorts, internString } from "./intern.ts";
 import type {
   ResourceKind,
   SlimEndpoint,
@@ -20,23 +21,45 @@ function str(v: unknown): string {
   return typeof v === "string" ? v : "";
 }
 
-function ports(list: Json): SlimPort[] {
-  if (!Array.isArray(list)) return [];
-  return list
-    .filter((p) => p !== null && typeof p === "object")
-    .map((p) => ({ name: str(p.name), port: Number(p.port) || 0, protocol: str(p.protocol) || "TCP" }));
+function ports(list: Json): readonly SlimPort[] {
+  if (!Array.isArray(list)) return internPorts([]);
+  const out: SlimPort[] = [];
+  for (const p of list) {
+    if (p === null || typeof p !== "object") continue;
+    out.push({
+      name: internString(str(p.name)),
+      port: Number(p.port) || 0,
+      protocol: internString(str(p.protocol) || "TCP"),
+    });
+  }
+  return internPorts(out);
 }
 
 function meta(o: Json): { namespace: string; name: string; resourceVersion: string } {
   const m = o?.metadata ?? {};
-  return { namespace: str(m.namespace), name: str(m.name), resourceVersion: str(m.resourceVersion) };
+  return {
+    namespace: internString(str(m.namespace)),
+    name: str(m.name),
+    resourceVersion: str(m.resourceVersion),
+  };
+}
+
+/** The non-empty strings of a JSON list, in an array of exactly their number (no spare capacity). */
+function strings(list: Json, drop = ""): string[] {
+  if (!Array.isArray(list)) return [];
+  let n = 0;
+  for (const v of list) if (typeof v === "string" && v !== "" && v !== drop) n++;
+  const out = new Array<string>(n);
+  let i = 0;
+  for (const v of list) if (typeof v === "string" && v !== "" && v !== drop) out[i++] = v;
+  return out;
 }
 
 export function slimService(o: Json): SlimService {
   const { namespace, name, resourceVersion } = meta(o);
   const spec = o?.spec ?? {};
-  const raw: string[] = Array.isArray(spec.clusterIPs) ? spec.clusterIPs.map(str) : [str(spec.clusterIP)];
-  const type = str(spec.type) || "ClusterIP";
+  const raw: Json[] = Array.isArray(spec.clusterIPs) ? spec.clusterIPs : [spec.clusterIP];
+  const type = internString(str(spec.type) || "ClusterIP");
   return {
     kind: "service",
     key: `${namespace}/${name}`,
@@ -44,7 +67,7 @@ export function slimService(o: Json): SlimService {
     name,
     resourceVersion,
     type,
-    clusterIPs: raw.filter((ip) => ip !== "" && ip !== "None"),
+    clusterIPs: strings(raw, "None"),
     headless: type !== "ExternalName" && raw[0] === "None",
     externalName: type === "ExternalName" ? str(spec.externalName).toLowerCase().replace(/\.$/, "") : "",
     ports: ports(spec.ports),
@@ -59,7 +82,7 @@ export function slimEndpointSlice(o: Json): SlimEndpointSlice {
     if (ready === false) continue; // spec: ready = true or unset
     const target = e?.targetRef;
     endpoints.push({
-      addresses: Array.isArray(e?.addresses) ? e.addresses.map(str).filter((a: string) => a !== "") : [],
+      addresses: strings(e?.addresses),
       hostname: str(e?.hostname),
       podName: target && (target.kind === "Pod" || target.kind === undefined) ? str(target.name) : "",
     });
@@ -71,7 +94,7 @@ export function slimEndpointSlice(o: Json): SlimEndpointSlice {
     name,
     resourceVersion,
     service: str(o?.metadata?.labels?.[SERVICE_NAME_LABEL]),
-    addressType: str(o?.addressType),
+    addressType: internString(str(o?.addressType)),
     endpoints,
     ports: ports(o?.ports),
   };

@@ -24,7 +24,7 @@ export interface SlimService {
   headless: boolean;
   /** spec.externalName for type ExternalName, lowercase without trailing dot; "" otherwise. */
   externalName: string;
-  ports: SlimPort[];
+  ports: readonly SlimPort[];
 }
 
 export interface SlimEndpoint {
@@ -45,7 +45,7 @@ export interface SlimEndpointSlice {
   service: string;
   addressType: string;
   endpoints: SlimEndpoint[];
-  ports: SlimPort[];
+  ports: readonly SlimPort[];
 }
 
 export interface SlimNamespace {
@@ -69,12 +69,15 @@ export interface SlimPod {
 export type SlimObject = SlimService | SlimEndpointSlice | SlimNamespace | SlimPod;
 
 /**
- * What a reflector hands to the index: single changes, or `replace` with the complete current set
- * (after a list or relist; the index applies the difference and counts the kind as synced).
+ * What a reflector hands to the index: single changes; after a list or relist, which arrives as
+ * upserts page by page, `prune` with the keys listed (everything else of the kind is gone, and the
+ * kind counts as synced); or `replace` with the complete current set (the index applies the
+ * difference and counts the kind as synced).
  */
 export type ClusterEvent =
   | { type: "upsert"; kind: ResourceKind; object: SlimObject }
   | { type: "delete"; kind: ResourceKind; object: SlimObject }
+  | { type: "prune"; kind: ResourceKind; keep: ReadonlySet<string> }
   | { type: "replace"; kind: ResourceKind; objects: SlimObject[] };
 
 /** Watch state for metrics and readiness. */
