@@ -25,6 +25,19 @@ import type { Address, ServiceView } from "./view.ts";
 const MAX_REPLY = 65535 - OPT_RECORD_LENGTH;
 const scratch = Buffer.allocUnsafe(MAX_REPLY + 512);
 
+// Plain byte stores: Buffer's writeUInt*BE validate every argument, and this is per record.
+function u16(at: number, value: number): void {
+  scratch[at] = value >>> 8;
+  scratch[at + 1] = value & 0xff;
+}
+
+function u32(at: number, value: number): void {
+  scratch[at] = value >>> 24;
+  scratch[at + 1] = (value >>> 16) & 0xff;
+  scratch[at + 2] = (value >>> 8) & 0xff;
+  scratch[at + 3] = value & 0xff;
+}
+
 /** SRV weight as CoreDNS computes it: 100 split evenly over the (address, port) pairs, at least 1. */
 export function weightFor(count: number): number {
   return Math.max(1, Math.floor(100 / Math.max(1, count)));
@@ -39,9 +52,13 @@ class Writer {
   private ttl = 0;
   private zone: Buffer = scratch;
   private readonly glue: Address[] = [];
-  /** (target host, port) pairs written: the port alone for the service itself. */
+  /** Per glue record: where its owner (an SRV target) was written; -1 to write the owner in full. */
+  private readonly glueAt: number[] = [];
+  /** SRV weights to fill in once the (address, port) pairs are counted. */
+  private readonly weightAt: number[] = [];
+  /** Deduplicating mode: (target host, port) pairs written, and where each host's target is. */
+  private dedupe = false;
   private readonly seenSrv = new Set<string | number>();
-  /** Where each target host's name was first written, for the glue owner pointers. */
   private readonly targetAt = new Map<string, number>();
 
   begin(view: QueryView, ttl: number, zoneWire: Buffer): void {
@@ -53,8 +70,16 @@ class Writer {
     this.ttl = ttl;
     this.zone = zoneWire;
     this.glue.length = 0;
+    this.glueAt.length = 0;
+    this.weightAt.length = 0;
+    this.dedupe = false;
     if (this.seenSrv.size > 0) this.seenSrv.clear();
     if (this.targetAt.size > 0) this.targetAt.clear();
+  }
+
+  /** From here on, write each (target, port) SRV once (for lists that may repeat them). */
+  deduplicate(): void {
+    this.dedupe = true;
   }
 
   private room(n: number): boolean {
@@ -66,15 +91,15 @@ class Writer {
   /** Type, class IN, TTL and RDLENGTH after an owner already written. */
   private tail(type: number, rdLength: number): void {
     const p = this.pos;
-    scratch.writeUInt16BE(type, p);
-    scratch.writeUInt16BE(1, p + 2);
-    scratch.writeUInt32BE(this.ttl, p + 4);
-    scratch.writeUInt16BE(rdLength, p + 8);
+    u16(p, type);
+    u16(p + 2, 1);
+    u32(p + 4, this.ttl);
+    u16(p + 8, rdLength);
     this.pos = p + 10;
   }
 
   private pointer(at: number): void {
-    scratch.writeUInt16BE(0xc000 | at, this.pos);
+    u16(this.pos, 0xc000 | at);
     this.pos += 2;
   }
 
@@ -87,7 +112,7 @@ class Writer {
     else this.target(a.host);
     if (v6 === null) {
       this.tail(TYPE.A, 4);
-      scratch.writeUInt32BE(a.v4, this.pos);
+      u32(this.pos, a.v4);
       this.pos += 4;
     } else {
       this.tail(TYPE.AAAA, 16);
@@ -119,33 +144,61 @@ class Writer {
     this.pos = p;
   }
 
-  /** A qname-owned SRV to the address's host (the service for a ClusterIP), once per (target, port). */
-  srv(a: Address, port: number, weight: number): void {
+  /**
+   * A qname-owned SRV to `host.<service>` (the service itself for ""), weight filled in later by
+   * weights(). Returns where the target name starts, or -1 when there was no room.
+   */
+  srvTo(host: string, port: number): number {
+    const nameLength = this.targetLength(host);
+    if (!this.room(18 + nameLength)) return -1;
+    this.pointer(HEADER_LENGTH);
+    this.tail(TYPE.SRV, 6 + nameLength);
+    const p = this.pos;
+    u16(p, 0);
+    this.weightAt.push(p + 2);
+    u16(p + 4, port);
+    this.pos = p + 6;
+    this.target(host);
+    this.answers++;
+    return p + 6;
+  }
+
+  /** An SRV to the address's host, and its glue (once per address: its ports come one after another). */
+  srv(a: Address, port: number): void {
     const host = a.host;
-    const id = host === "" ? port : `${host}/${port}`;
-    if (!this.seenSrv.has(id)) {
-      const nameLength = this.targetLength(host);
-      if (!this.room(18 + nameLength)) return;
-      this.seenSrv.add(id);
-      this.pointer(HEADER_LENGTH);
-      this.tail(TYPE.SRV, 6 + nameLength);
-      scratch.writeUInt16BE(0, this.pos);
-      scratch.writeUInt16BE(weight, this.pos + 2);
-      scratch.writeUInt16BE(port, this.pos + 4);
-      this.pos += 6;
-      if (!this.targetAt.has(host)) this.targetAt.set(host, this.pos);
-      this.target(host);
-      this.answers++;
+    let at: number;
+    if (this.dedupe) {
+      const id = host === "" ? port : `${host}/${port}`;
+      if (this.seenSrv.has(id)) {
+        at = this.targetAt.get(host) ?? -1;
+      } else {
+        this.seenSrv.add(id);
+        at = this.srvTo(host, port);
+        if (at < 0) return;
+        if (this.targetAt.has(host)) at = this.targetAt.get(host)!;
+        else this.targetAt.set(host, at);
+      }
+    } else {
+      at = this.srvTo(host, port);
+      if (at < 0) return;
     }
-    // one glue record per address: its ports come one after another
-    if (this.glue[this.glue.length - 1] !== a) this.glue.push(a);
+    if (this.glue[this.glue.length - 1] !== a) this.addGlue(a, at);
+  }
+
+  addGlue(a: Address, targetAt: number): void {
+    this.glue.push(a);
+    this.glueAt.push(targetAt);
+  }
+
+  weights(weight: number): void {
+    for (const at of this.weightAt) u16(at, weight);
   }
 
   /** The glue collected by srv(), in the Additional section. */
   flushGlue(): void {
-    for (const a of this.glue) {
-      const at = this.targetAt.get(a.host) ?? -1;
-      if (!this.address(at <= 0x3fff ? at : -1, a)) return;
+    for (let i = 0; i < this.glue.length; i++) {
+      const at = this.glueAt[i]!;
+      if (!this.address(at >= 0 && at <= 0x3fff ? at : -1, this.glue[i]!)) return;
       this.additional++;
     }
   }
@@ -160,6 +213,17 @@ class Writer {
     this.answers++;
   }
 
+  /**
+   * The records written so far, kept for fromMemo as a latin1 string (a string costs its bytes
+   * plus a small header; a Buffer several times that): the bytes, then answer and additional counts.
+   */
+  memo(view: QueryView): string {
+    const p = this.pos; // the counts go after the records, where the OPT will be written over them
+    u16(p, this.answers);
+    u16(p + 2, this.additional);
+    return scratch.toString("latin1", view.questionEnd, p + 4);
+  }
+
   finish(view: QueryView): Buffer {
     const flags =
       FLAG_QR |
@@ -167,18 +231,18 @@ class Writer {
       FLAG_AA |
       FLAG_RA |
       (this.truncated ? FLAG_TC : 0);
-    scratch.writeUInt16BE(flags, 2);
-    scratch.writeUInt16BE(1, 4);
-    scratch.writeUInt16BE(this.answers, 6);
-    scratch.writeUInt16BE(0, 8);
-    scratch.writeUInt16BE(this.additional + (view.hasOpt ? 1 : 0), 10);
+    u16(2, flags);
+    u16(4, 1);
+    u16(6, this.answers);
+    u16(8, 0);
+    u16(10, this.additional + (view.hasOpt ? 1 : 0));
     let p = this.pos;
     if (view.hasOpt) {
       scratch[p] = 0;
-      scratch.writeUInt16BE(TYPE.OPT, p + 1);
-      scratch.writeUInt16BE(ADVERTISED_UDP_SIZE, p + 3);
-      scratch.writeUInt32BE(view.dnssecOk ? EDNS_DO : 0, p + 5);
-      scratch.writeUInt16BE(0, p + 9);
+      u16(p + 1, TYPE.OPT);
+      u16(p + 3, ADVERTISED_UDP_SIZE);
+      u32(p + 5, view.dnssecOk ? EDNS_DO : 0);
+      u16(p + 9, 0);
       p += OPT_RECORD_LENGTH;
     }
     const out = Buffer.allocUnsafe(p);
@@ -242,36 +306,91 @@ export function serviceSrvReply(
   protoAt: number,
   ttl: number,
   zoneWire: Buffer,
+  memoize: boolean,
 ): Buffer | null {
   const buf = view.buf;
   const all = portAt < 0;
+  // Built SRV answers are kept on the view (a rebuild makes a new view): owners point at the
+  // question and targets are written in full, so the bytes after the question fit any spelling.
+  // Only for the first zone: targets end in the zone asked.
+  const memoKey = all ? "" : buf.toString("latin1", portAt, protoAt + buf[protoAt]! + 1).toLowerCase();
+  const memo = memoize ? svc.srvMemo?.get(memoKey) : undefined;
+  if (memo !== undefined) return fromMemo(view, memo);
   writer.begin(view, ttl, zoneWire);
   writer.service(svc);
   if (svc.kind === "cluster") {
     const ips = svc.clusterIps;
-    const weight = weightFor(all ? svc.ports.length * ips.length : ips.length);
-    for (const a of ips) {
-      for (const p of svc.ports) {
-        if (all ? p.port >= 0 : portNamed(p, buf, portAt, protoAt)) writer.srv(a, p.port, weight);
-      }
+    const ports = svc.ports;
+    if (ips.length === 0) return null;
+    // one SRV per port (every ClusterIP is the same target), then each ClusterIP as glue
+    let first = -1;
+    portsWritten.length = 0;
+    for (const p of ports) {
+      if (all ? p.port < 0 : !portNamed(p, buf, portAt, protoAt)) continue;
+      if (portsWritten.includes(p.port)) continue;
+      portsWritten.push(p.port);
+      const at = writer.srvTo("", p.port);
+      if (first < 0) first = at;
     }
+    if (first >= 0) for (const a of ips) writer.addGlue(a, first);
+    writer.weights(weightFor(all ? ports.length * ips.length : ips.length));
   } else if (svc.kind === "headless") {
+    if (!svc.srvDistinct) writer.deduplicate();
     let pairs = 0;
     for (const ep of svc.endpoints) {
-      if (all) pairs += ep.ports.length;
-      else for (const p of ep.ports) if (portNamed(p, buf, portAt, protoAt)) pairs++;
-    }
-    const weight = weightFor(pairs);
-    for (const ep of svc.endpoints) {
       for (const p of ep.ports) {
-        if (all ? p.port >= 0 : portNamed(p, buf, portAt, protoAt)) writer.srv(ep, p.port, weight);
+        if (all) {
+          pairs++;
+          if (p.port >= 0) writer.srv(ep, p.port);
+        } else if (portNamed(p, buf, portAt, protoAt)) {
+          pairs++;
+          writer.srv(ep, p.port);
+        }
       }
     }
+    writer.weights(weightFor(pairs));
   }
   writer.flushGlue();
   if (writer.answers === 0 && !writer.truncated) return null;
+  if (memoize && !writer.truncated) {
+    svc.srvMemo ??= new Map();
+    svc.srvMemo.set(memoKey, writer.memo(view));
+  }
   return writer.finish(view);
 }
+
+/** A reply from a kept answer: this query's header and question, the kept records, our OPT. */
+function fromMemo(view: QueryView, memo: string): Buffer {
+  const records = memo.length - 4;
+  const end = view.questionEnd + records;
+  const out = Buffer.allocUnsafe(end + (view.hasOpt ? OPT_RECORD_LENGTH : 0));
+  view.buf.copy(out, 0, 0, view.questionEnd);
+  out.write(memo, view.questionEnd, records, "latin1");
+  const flags = FLAG_QR | (view.flags & (OPCODE_MASK | FLAG_RD | FLAG_CD)) | FLAG_AA | FLAG_RA;
+  const additional =
+    ((memo.charCodeAt(records + 2) << 8) | memo.charCodeAt(records + 3)) + (view.hasOpt ? 1 : 0);
+  out[2] = flags >>> 8;
+  out[3] = flags & 0xff;
+  out[4] = 0;
+  out[5] = 1;
+  out[6] = memo.charCodeAt(records);
+  out[7] = memo.charCodeAt(records + 1);
+  out[8] = 0;
+  out[9] = 0;
+  out[10] = additional >>> 8;
+  out[11] = additional & 0xff;
+  if (view.hasOpt) {
+    out[end] = 0;
+    out.writeUInt16BE(TYPE.OPT, end + 1);
+    out.writeUInt16BE(ADVERTISED_UDP_SIZE, end + 3);
+    out.writeUInt32BE(view.dnssecOk ? EDNS_DO : 0, end + 5);
+    out.writeUInt16BE(0, end + 9);
+  }
+  return out;
+}
+
+/** The port numbers a ClusterIP SRV answer already holds (one SRV per target and port). */
+const portsWritten: number[] = [];
 
 /** SRV for an endpoint name: its ports, weight over its (address, port) pairs. */
 export function endpointSrvReply(
@@ -283,10 +402,13 @@ export function endpointSrvReply(
 ): Buffer | null {
   writer.begin(view, ttl, zoneWire);
   writer.service(svc);
+  writer.deduplicate();
   let pairs = 0;
-  for (const ep of endpoints) pairs += ep.ports.length;
-  const weight = weightFor(pairs);
-  for (const ep of endpoints) for (const p of ep.ports) if (p.port >= 0) writer.srv(ep, p.port, weight);
+  for (const ep of endpoints) {
+    pairs += ep.ports.length;
+    for (const p of ep.ports) if (p.port >= 0) writer.srv(ep, p.port);
+  }
+  writer.weights(weightFor(pairs));
   writer.flushGlue();
   if (writer.answers === 0 && !writer.truncated) return null;
   return writer.finish(view);

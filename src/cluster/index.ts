@@ -205,7 +205,8 @@ export class ClusterRecords {
       return composeReply(view, RCODE.NOERROR, [cname], [], []);
     }
     if (qtype === TYPE.A || qtype === TYPE.AAAA) reply = addressReply(view, svc.addresses, ttl, zone.wire);
-    else if (qtype === TYPE.SRV) reply = serviceSrvReply(view, svc, -1, -1, ttl, zone.wire);
+    else if (qtype === TYPE.SRV)
+      reply = serviceSrvReply(view, svc, -1, -1, ttl, zone.wire, zone === this.zones.forward[0]);
     return reply ?? this.nodata(view, zone);
   }
 
@@ -234,7 +235,15 @@ export class ClusterRecords {
   ): Buffer | undefined {
     if (svc.kind === "external" || !hasNamedPort(svc, view.buf, portAt, protoAt)) return undefined;
     if (view.qtype !== TYPE.SRV) return this.nodata(view, zone);
-    const reply = serviceSrvReply(view, svc, portAt, protoAt, this.config.ttl, zone.wire);
+    const reply = serviceSrvReply(
+      view,
+      svc,
+      portAt,
+      protoAt,
+      this.config.ttl,
+      zone.wire,
+      zone === this.zones.forward[0],
+    );
     return reply ?? this.nodata(view, zone);
   }
 
@@ -300,21 +309,24 @@ function ptrTargets(sources: PtrTarget[]): PtrTarget[] {
 
 /** Whether the service has a named port `_<port>._<proto>` (any name when portAt is -1) with an address. */
 function hasNamedPort(svc: ServiceView, buf: Buffer, portAt: number, protoAt: number): boolean {
-  const ports =
-    svc.kind === "cluster"
-      ? svc.clusterIps.length > 0
-        ? [svc.ports]
-        : []
-      : svc.endpoints.map((ep) => ep.ports);
-  for (const list of ports) {
-    for (const p of list) {
-      if (
-        portAt < 0
-          ? p.name !== "" && p.port >= 0 && underscoreLabelIs(buf, protoAt, p.protocol)
-          : portNamed(p, buf, portAt, protoAt)
-      )
-        return true;
-    }
+  if (svc.kind === "cluster") return svc.clusterIps.length > 0 && anyNamed(svc.ports, buf, portAt, protoAt);
+  let checked: ServiceView["ports"] | null = null;
+  for (const ep of svc.endpoints) {
+    if (ep.ports === checked) continue; // endpoints of one slice share its port list
+    if (anyNamed(ep.ports, buf, portAt, protoAt)) return true;
+    checked = ep.ports;
+  }
+  return false;
+}
+
+function anyNamed(ports: ServiceView["ports"], buf: Buffer, portAt: number, protoAt: number): boolean {
+  for (const p of ports) {
+    if (
+      portAt >= 0
+        ? portNamed(p, buf, portAt, protoAt)
+        : p.name !== "" && p.port >= 0 && underscoreLabelIs(buf, protoAt, p.protocol)
+    )
+      return true;
   }
   return false;
 }

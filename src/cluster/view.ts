@@ -46,6 +46,10 @@ export interface ServiceView {
   endpoints: readonly Address[];
   /** The service name's A/AAAA: the ClusterIPs, or (headless) the endpoints with distinct IPs. */
   addresses: readonly Address[];
+  /** No two endpoints share a host and no port list repeats a port: SRV needs no de-duplication. */
+  srvDistinct: boolean;
+  /** SRV answers built for this view, by the asked `_port._proto` labels ("" for the service name). */
+  srvMemo: Map<string, string> | null;
   /** Endpoints by host, made on the first host lookup of a large service. */
   byHost: Map<string, Address[]> | null;
 }
@@ -132,6 +136,8 @@ export function buildView(
     ports: NO_PORT,
     endpoints: NONE,
     addresses: NONE,
+    srvDistinct: true,
+    srvMemo: null,
     byHost: null,
   };
   if (view.kind === "external") {
@@ -152,6 +158,7 @@ export function buildView(
   if (view.kind === "headless") {
     if (endpoints.length === 0) return null; // spec: no ready endpoints -> NXDOMAIN
     view.addresses = distinctIps(endpoints);
+    view.srvDistinct = srvDistinct(endpoints);
     return view;
   }
   if (options.ignoreEmptyService && endpoints.length === 0) return null;
@@ -169,6 +176,23 @@ function distinctIps(all: readonly Address[]): readonly Address[] {
   if (seen.size === all.length) return all;
   seen.clear();
   return all.filter((a) => !seen.has(a.ip) && seen.add(a.ip) !== undefined).slice();
+}
+
+function srvDistinct(endpoints: readonly Address[]): boolean {
+  const hosts = new Set<string>();
+  let checked: readonly SlimPort[] | null = null;
+  for (const ep of endpoints) {
+    if (hosts.has(ep.host)) return false;
+    hosts.add(ep.host);
+    if (ep.ports === checked) continue;
+    const numbers = new Set<number>();
+    for (const p of ep.ports) {
+      if (p.port >= 0 && numbers.has(p.port)) return false;
+      numbers.add(p.port);
+    }
+    checked = ep.ports;
+  }
+  return true;
 }
 
 /** The endpoints named `host` (lowercase label). */
