@@ -89,7 +89,8 @@ export function canonicalIp(ip: string): string {
 
 /** The endpoint-name form of an IP: dots or colons replaced by dashes (CoreDNS endpointHostname). */
 export function dashedIp(ip: string): string {
-  return ip.includes(".") ? ip.replaceAll(".", "-") : ip.replaceAll(":", "-");
+  // split/join gives one flat string; replaceAll may give a tree of pieces, and the index keeps these
+  return ip.split(ip.includes(".") ? "." : ":").join("-");
 }
 
 /** A pod label back to an IP (CoreDNS findPods): "10-0-0-1" -> "10.0.0.1", "fd00--1" -> "fd00::1". */

@@ -68,11 +68,11 @@ export function address(ip: string, host: string, ports: readonly SlimPort[]): A
   return { ip, v4, v6: family === 6 ? ipv6Bytes(ip) : null, host, ports };
 }
 
-/** Wire labels as a latin1 string (no terminator). */
+/** Wire labels as a latin1 string (no terminator), flat: built by join, not by +=, which keeps every piece. */
 function labelsWire(labels: string[]): string {
-  let out = "";
-  for (const l of labels) out += String.fromCharCode(l.length) + l;
-  return out;
+  const parts: string[] = [];
+  for (const l of labels) parts.push(String.fromCharCode(l.length), l);
+  return parts.join("");
 }
 
 /** The lookup key of `<name>.<namespace>` as the query's lowercase wire bytes spell it. */

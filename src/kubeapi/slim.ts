@@ -35,6 +35,11 @@ function ports(list: Json): readonly SlimPort[] {
   return internPorts(out);
 }
 
+/** "namespace/name", as one flat string (a template literal keeps both pieces and a join node). */
+function objectKey(namespace: string, name: string): string {
+  return [namespace, name].join("/");
+}
+
 function meta(o: Json): { namespace: string; name: string; resourceVersion: string } {
   const m = o?.metadata ?? {};
   return {
@@ -62,7 +67,7 @@ export function slimService(o: Json): SlimService {
   const type = internString(str(spec.type) || "ClusterIP");
   return {
     kind: "service",
-    key: `${namespace}/${name}`,
+    key: objectKey(namespace, name),
     namespace,
     name,
     resourceVersion,
@@ -89,7 +94,7 @@ export function slimEndpointSlice(o: Json): SlimEndpointSlice {
   }
   return {
     kind: "endpointslice",
-    key: `${namespace}/${name}`,
+    key: objectKey(namespace, name),
     namespace,
     name,
     resourceVersion,
@@ -114,7 +119,7 @@ export function slimPod(o: Json): SlimPod {
   if (ips.length === 0 && str(status.podIP) !== "") ips.push(str(status.podIP));
   return {
     kind: "pod",
-    key: `${namespace}/${name}`,
+    key: objectKey(namespace, name),
     namespace,
     name,
     resourceVersion,
