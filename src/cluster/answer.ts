@@ -1,7 +1,5 @@
-// Positive cluster answers written straight from a ServiceView into one scratch buffer, then copied
-// out: the reply is the only allocation. Every answer owner is the question name (a pointer to it,
-// so the client's spelling comes back), SRV targets are written in full (RFC 2782: no compression),
-// glue owners point at their SRV target. Weights and de-duplication follow CoreDNS.
+// Positive cluster answers from a ServiceView: A/AAAA, SRV (with glue; weights and de-duplication
+// as CoreDNS), PTR. Written by the shared Writer; SRV answers are kept on the view once built.
 
 import {
   ADVERTISED_UDP_SIZE,
@@ -11,7 +9,6 @@ import {
   FLAG_QR,
   FLAG_RA,
   FLAG_RD,
-  FLAG_TC,
   HEADER_LENGTH,
   OPCODE_MASK,
   OPT_RECORD_LENGTH,
@@ -19,239 +16,14 @@ import {
   TYPE,
 } from "../dns/index.ts";
 import type { SlimPort } from "../kubeapi/types.ts";
+import { underscoreLabelIs } from "./labels.ts";
 import type { Address, ServiceView } from "./view.ts";
-
-/** Past this a reply stops growing and says TC (TCP's 64 KiB, less our OPT). */
-const MAX_REPLY = 65535 - OPT_RECORD_LENGTH;
-const scratch = Buffer.allocUnsafe(MAX_REPLY + 512);
-
-// Plain byte stores: Buffer's writeUInt*BE validate every argument, and this is per record.
-function u16(at: number, value: number): void {
-  scratch[at] = value >>> 8;
-  scratch[at + 1] = value & 0xff;
-}
-
-function u32(at: number, value: number): void {
-  scratch[at] = value >>> 24;
-  scratch[at + 1] = (value >>> 16) & 0xff;
-  scratch[at + 2] = (value >>> 8) & 0xff;
-  scratch[at + 3] = value & 0xff;
-}
+import { writer } from "./writer.ts";
 
 /** SRV weight as CoreDNS computes it: 100 split evenly over the (address, port) pairs, at least 1. */
 export function weightFor(count: number): number {
   return Math.max(1, Math.floor(100 / Math.max(1, count)));
 }
-
-/** One reply under construction (there is one at a time: answers are written synchronously). */
-class Writer {
-  pos = 0;
-  answers = 0;
-  additional = 0;
-  truncated = false;
-  private ttl = 0;
-  private zone: Buffer = scratch;
-  private readonly glue: Address[] = [];
-  /** Per glue record: where its owner (an SRV target) was written; -1 to write the owner in full. */
-  private readonly glueAt: number[] = [];
-  /** SRV weights to fill in once the (address, port) pairs are counted. */
-  private readonly weightAt: number[] = [];
-  /** Deduplicating mode: (target host, port) pairs written, and where each host's target is. */
-  private dedupe = false;
-  private readonly seenSrv = new Set<string | number>();
-  private readonly targetAt = new Map<string, number>();
-
-  begin(view: QueryView, ttl: number, zoneWire: Buffer): void {
-    view.buf.copy(scratch, 0, 0, view.questionEnd);
-    this.pos = view.questionEnd;
-    this.answers = 0;
-    this.additional = 0;
-    this.truncated = false;
-    this.ttl = ttl;
-    this.zone = zoneWire;
-    this.glue.length = 0;
-    this.glueAt.length = 0;
-    this.weightAt.length = 0;
-    this.dedupe = false;
-    if (this.seenSrv.size > 0) this.seenSrv.clear();
-    if (this.targetAt.size > 0) this.targetAt.clear();
-  }
-
-  /** From here on, write each (target, port) SRV once (for lists that may repeat them). */
-  deduplicate(): void {
-    this.dedupe = true;
-  }
-
-  private room(n: number): boolean {
-    if (this.pos + n <= MAX_REPLY) return true;
-    this.truncated = true;
-    return false;
-  }
-
-  /** Type, class IN, TTL and RDLENGTH after an owner already written. */
-  private tail(type: number, rdLength: number): void {
-    const p = this.pos;
-    u16(p, type);
-    u16(p + 2, 1);
-    u32(p + 4, this.ttl);
-    u16(p + 8, rdLength);
-    this.pos = p + 10;
-  }
-
-  private pointer(at: number): void {
-    u16(this.pos, 0xc000 | at);
-    this.pos += 2;
-  }
-
-  /** An A or AAAA record owned by the name at `ownerAt`, or (-1) by the host's target written in full. */
-  address(ownerAt: number, a: Address): boolean {
-    const v6 = a.v6;
-    const owner = ownerAt >= 0 ? 2 : this.targetLength(a.host);
-    if (!this.room(owner + (v6 === null ? 14 : 26))) return false;
-    if (ownerAt >= 0) this.pointer(ownerAt);
-    else this.target(a.host);
-    if (v6 === null) {
-      this.tail(TYPE.A, 4);
-      u32(this.pos, a.v4);
-      this.pos += 4;
-    } else {
-      this.tail(TYPE.AAAA, 16);
-      v6.copy(scratch, this.pos);
-      this.pos += 16;
-    }
-    return true;
-  }
-
-  private prefix = "";
-
-  /** The service whose names srv() and ptr() write. */
-  service(view: ServiceView): void {
-    this.prefix = view.targetPrefix;
-  }
-
-  private targetLength(host: string): number {
-    return (host === "" ? 0 : host.length + 1) + this.prefix.length + this.zone.length;
-  }
-
-  private target(host: string): void {
-    let p = this.pos;
-    if (host !== "") {
-      scratch[p] = host.length;
-      p += scratch.write(host, p + 1, "latin1") + 1;
-    }
-    p += scratch.write(this.prefix, p, "latin1");
-    p += this.zone.copy(scratch, p);
-    this.pos = p;
-  }
-
-  /**
-   * A qname-owned SRV to `host.<service>` (the service itself for ""), weight filled in later by
-   * weights(). Returns where the target name starts, or -1 when there was no room.
-   */
-  srvTo(host: string, port: number): number {
-    const nameLength = this.targetLength(host);
-    if (!this.room(18 + nameLength)) return -1;
-    this.pointer(HEADER_LENGTH);
-    this.tail(TYPE.SRV, 6 + nameLength);
-    const p = this.pos;
-    u16(p, 0);
-    this.weightAt.push(p + 2);
-    u16(p + 4, port);
-    this.pos = p + 6;
-    this.target(host);
-    this.answers++;
-    return p + 6;
-  }
-
-  /** An SRV to the address's host, and its glue (once per address: its ports come one after another). */
-  srv(a: Address, port: number): void {
-    const host = a.host;
-    let at: number;
-    if (this.dedupe) {
-      const id = host === "" ? port : `${host}/${port}`;
-      if (this.seenSrv.has(id)) {
-        at = this.targetAt.get(host) ?? -1;
-      } else {
-        this.seenSrv.add(id);
-        at = this.srvTo(host, port);
-        if (at < 0) return;
-        if (this.targetAt.has(host)) at = this.targetAt.get(host)!;
-        else this.targetAt.set(host, at);
-      }
-    } else {
-      at = this.srvTo(host, port);
-      if (at < 0) return;
-    }
-    if (this.glue[this.glue.length - 1] !== a) this.addGlue(a, at);
-  }
-
-  addGlue(a: Address, targetAt: number): void {
-    this.glue.push(a);
-    this.glueAt.push(targetAt);
-  }
-
-  weights(weight: number): void {
-    for (const at of this.weightAt) u16(at, weight);
-  }
-
-  /** The glue collected by srv(), in the Additional section. */
-  flushGlue(): void {
-    for (let i = 0; i < this.glue.length; i++) {
-      const at = this.glueAt[i]!;
-      if (!this.address(at >= 0 && at <= 0x3fff ? at : -1, this.glue[i]!)) return;
-      this.additional++;
-    }
-  }
-
-  /** A qname-owned PTR to the address's host name (the service for a ClusterIP). */
-  ptr(host: string): void {
-    const nameLength = this.targetLength(host);
-    if (!this.room(12 + nameLength)) return;
-    this.pointer(HEADER_LENGTH);
-    this.tail(TYPE.PTR, nameLength);
-    this.target(host);
-    this.answers++;
-  }
-
-  /**
-   * The records written so far, kept for fromMemo as a latin1 string (a string costs its bytes
-   * plus a small header; a Buffer several times that): the bytes, then answer and additional counts.
-   */
-  memo(view: QueryView): string {
-    const p = this.pos; // the counts go after the records, where the OPT will be written over them
-    u16(p, this.answers);
-    u16(p + 2, this.additional);
-    return scratch.toString("latin1", view.questionEnd, p + 4);
-  }
-
-  finish(view: QueryView): Buffer {
-    const flags =
-      FLAG_QR |
-      (view.flags & (OPCODE_MASK | FLAG_RD | FLAG_CD)) |
-      FLAG_AA |
-      FLAG_RA |
-      (this.truncated ? FLAG_TC : 0);
-    u16(2, flags);
-    u16(4, 1);
-    u16(6, this.answers);
-    u16(8, 0);
-    u16(10, this.additional + (view.hasOpt ? 1 : 0));
-    let p = this.pos;
-    if (view.hasOpt) {
-      scratch[p] = 0;
-      u16(p + 1, TYPE.OPT);
-      u16(p + 3, ADVERTISED_UDP_SIZE);
-      u32(p + 5, view.dnssecOk ? EDNS_DO : 0);
-      u16(p + 9, 0);
-      p += OPT_RECORD_LENGTH;
-    }
-    const out = Buffer.allocUnsafe(p);
-    scratch.copy(out, 0, 0, p);
-    return out;
-  }
-}
-
-const writer = new Writer();
 
 /** A/AAAA answer from the query type's family of distinct addresses; null when none (NODATA). */
 export function addressReply(
@@ -269,19 +41,6 @@ export function addressReply(
   }
   if (writer.answers === 0 && !writer.truncated) return null;
   return writer.finish(view);
-}
-
-/** Whether the wire label at `at` is `_<text>`, ASCII case-insensitively. */
-export function underscoreLabelIs(buf: Buffer, at: number, text: string): boolean {
-  const n = text.length;
-  if (buf[at] !== n + 1 || buf[at + 1] !== 0x5f) return false;
-  for (let k = 0; k < n; k++)
-    if (lowerAscii(buf[at + 2 + k]!) !== lowerAscii(text.charCodeAt(k))) return false;
-  return true;
-}
-
-function lowerAscii(c: number): number {
-  return c >= 65 && c <= 90 ? c + 32 : c;
 }
 
 /** Whether a named port answers `_<port>._<proto>` as spelled at those label offsets of `buf`. */
@@ -433,4 +192,34 @@ export function ptrReply(
     writer.ptr(t.host);
   }
   return writer.finish(view);
+}
+
+/** A ClusterIP wins over endpoint names for the same address (CoreDNS serviceRecordForIP). */
+export function ptrTargets(sources: PtrTarget[]): PtrTarget[] {
+  for (const t of sources) if (t.host === "") return [t];
+  return sources;
+}
+
+/** Whether the service has a named port `_<port>._<proto>` (any name when portAt is -1) with an address. */
+export function hasNamedPort(svc: ServiceView, buf: Buffer, portAt: number, protoAt: number): boolean {
+  if (svc.kind === "cluster") return svc.clusterIps.length > 0 && anyNamed(svc.ports, buf, portAt, protoAt);
+  let checked: ServiceView["ports"] | null = null;
+  for (const ep of svc.endpoints) {
+    if (ep.ports === checked) continue; // endpoints of one slice share its port list
+    if (anyNamed(ep.ports, buf, portAt, protoAt)) return true;
+    checked = ep.ports;
+  }
+  return false;
+}
+
+function anyNamed(ports: ServiceView["ports"], buf: Buffer, portAt: number, protoAt: number): boolean {
+  for (const p of ports) {
+    if (
+      portAt >= 0
+        ? portNamed(p, buf, portAt, protoAt)
+        : p.name !== "" && p.port >= 0 && underscoreLabelIs(buf, protoAt, p.protocol)
+    )
+      return true;
+  }
+  return false;
 }

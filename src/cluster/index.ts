@@ -10,14 +10,14 @@ import type { ClusterEvent, ResourceKind } from "../kubeapi/types.ts";
 import {
   addressReply,
   endpointSrvReply,
-  type PtrTarget,
-  portNamed,
+  hasNamedPort,
   ptrReply,
+  ptrTargets,
   serviceSrvReply,
-  underscoreLabelIs,
 } from "./answer.ts";
 import { type AutopathCandidate, autopathCandidates, searchPath } from "./autopath.ts";
-import { canonicalIp, ipFamily, undashIp } from "./ip.ts";
+import { ipFamily, undashIp } from "./ip.ts";
+import { label, labelIs, presentation, reverseIp } from "./labels.ts";
 import { composeReply, negativeReply, type SoaParams, soaRecord } from "./reply.ts";
 import { ClusterStore } from "./store.ts";
 import { endpointsAt, type ServiceView } from "./view.ts";
@@ -301,78 +301,10 @@ export class ClusterRecords {
   }
 }
 
-/** A ClusterIP wins over endpoint names for the same address (CoreDNS serviceRecordForIP). */
-function ptrTargets(sources: PtrTarget[]): PtrTarget[] {
-  for (const t of sources) if (t.host === "") return [t];
-  return sources;
-}
-
-/** Whether the service has a named port `_<port>._<proto>` (any name when portAt is -1) with an address. */
-function hasNamedPort(svc: ServiceView, buf: Buffer, portAt: number, protoAt: number): boolean {
-  if (svc.kind === "cluster") return svc.clusterIps.length > 0 && anyNamed(svc.ports, buf, portAt, protoAt);
-  let checked: ServiceView["ports"] | null = null;
-  for (const ep of svc.endpoints) {
-    if (ep.ports === checked) continue; // endpoints of one slice share its port list
-    if (anyNamed(ep.ports, buf, portAt, protoAt)) return true;
-    checked = ep.ports;
-  }
-  return false;
-}
-
-function anyNamed(ports: ServiceView["ports"], buf: Buffer, portAt: number, protoAt: number): boolean {
-  for (const p of ports) {
-    if (
-      portAt >= 0
-        ? portNamed(p, buf, portAt, protoAt)
-        : p.name !== "" && p.port >= 0 && underscoreLabelIs(buf, protoAt, p.protocol)
-    )
-      return true;
-  }
-  return false;
-}
-
-/** Whether the label at `at` is `text` (lowercase ASCII), case-insensitively. */
-function labelIs(buf: Buffer, at: number, text: string): boolean {
-  if (buf[at] !== text.length) return false;
-  for (let k = 0; k < text.length; k++) if ((buf[at + 1 + k]! | 0x20) !== text.charCodeAt(k)) return false;
-  return true;
-}
-
-function label(buf: Buffer, at: number): string {
-  return buf.toString("latin1", at + 1, at + 1 + buf[at]!).toLowerCase();
-}
-
-/** The address a reverse name spells (4 decimal or 32 nibble labels), canonical; "" otherwise. */
-function reverseIp(buf: Buffer, end: number): string {
-  const labels: string[] = [];
-  for (let i = HEADER_LENGTH; i < end && buf[i]! !== 0; i += buf[i]! + 1) labels.push(label(buf, i));
-  const suffix = labels.slice(-2).join(".");
-  if (suffix === "in-addr.arpa" && labels.length === 6) {
-    const ip = labels.slice(0, 4).reverse().join(".");
-    return ipFamily(ip) === 4 ? ip : "";
-  }
-  if (labels.length === 34 && labels[33] === "arpa" && labels[32] === "ip6") {
-    const nibbles = labels.slice(0, 32).reverse();
-    if (!nibbles.every((x) => /^[0-9a-f]$/.test(x))) return "";
-    const groups: string[] = [];
-    for (let g = 0; g < 8; g++) groups.push(nibbles.slice(g * 4, g * 4 + 4).join(""));
-    return canonicalIp(groups.join(":"));
-  }
-  return "";
-}
-
 /** Which kinds a configuration needs: pods only for `pods verified` or autopath. */
 export function requiredKinds(config: KubernetesConfig, autopath: boolean): ResourceKind[] {
   const kinds: ResourceKind[] = ["service", "namespace"];
   if (!config.noEndpoints) kinds.push("endpointslice");
   if (config.pods === "verified" || autopath) kinds.push("pod");
   return kinds;
-}
-
-function presentation(view: QueryView): string {
-  let name = "";
-  for (let i = HEADER_LENGTH; i < view.qnameEnd && view.buf[i]! !== 0; i += view.buf[i]! + 1) {
-    name += `${label(view.buf, i)}.`;
-  }
-  return name === "" ? "." : name;
 }
