@@ -21,7 +21,7 @@ import {
   writeHitQueries,
   writeUpstream,
 } from "./setup.ts";
-import { metricsScenario, type VariantResult, workersScenario } from "./variants.ts";
+import { heapScenario, metricsScenario, type VariantResult, workersScenario } from "./variants.ts";
 
 const root = resolve(import.meta.dirname, "..");
 const argv = process.argv.slice(2);
@@ -45,7 +45,7 @@ const settings: Settings = {
 };
 const rounds = opt("rounds", 2);
 const only = argv.includes("--servers") ? argv[argv.indexOf("--servers") + 1]!.split(",") : null;
-const SCENARIOS = ["peers", "cluster", "metrics", "workers"] as const;
+const SCENARIOS = ["peers", "cluster", "metrics", "workers", "heap"] as const;
 const scenarios: string[] = argv.includes("--only")
   ? (argv[argv.indexOf("--only") + 1] ?? "").split(",")
   : [...SCENARIOS];
@@ -145,6 +145,9 @@ async function main(): Promise<void> {
       const wSettings = { ...settings, clients: opt("workers-clients", 16) };
       workers = await workersScenario(ours, wSettings, opt("workers-rounds", rounds), hitsFile, all, log);
     }
+    let heap: VariantResult | null = null;
+    if (scenarios.includes("heap"))
+      heap = await heapScenario(ours, settings, opt("heap-rounds", 4), hitsFile, log);
     let profile = null;
     if (flag("profile")) {
       const spec = servers.find((s) => s.key === "ours");
@@ -182,6 +185,7 @@ async function main(): Promise<void> {
       cluster,
       metricsCost,
       workers,
+      heap,
     };
     const jsonPath = join(resultsDir, `${stamp}.json`);
     writeFileSync(jsonPath, `${JSON.stringify(data, null, 2)}\n`);

@@ -27,14 +27,23 @@ ${prometheus === null ? "" : `    prometheus ${prometheus}\n`}}
 }
 
 /** BENCH_DAEMON_NODE_FLAGS (e.g. "--trace-gc") for diagnosing the variant daemons; empty by default. */
-function nodeFlags(): string[] {
+function nodeFlags(base: readonly string[]): string[] {
   const extra = (process.env.BENCH_DAEMON_NODE_FLAGS ?? "").split(/\s+/).filter((f) => f !== "");
-  return [...SHIPPED_NODE_FLAGS, ...extra];
+  return [...base, ...extra];
 }
 
 export function ourSpec(
   o: Ours,
-  v: { key: string; label: string; port: number; corefile: string; workers: number; metrics: string | null },
+  v: {
+    key: string;
+    label: string;
+    port: number;
+    corefile: string;
+    workers: number;
+    metrics: string | null;
+    /** Node flags instead of the shipped ones. */
+    nodeFlags?: readonly string[];
+  },
 ): ServerSpec {
   const path = join(o.dir, `Corefile-${v.key}`);
   writeFileSync(path, v.corefile);
@@ -44,7 +53,15 @@ export function ourSpec(
     host: "127.0.0.1",
     port: v.port,
     upstreamTransport: "tcp",
-    argv: [o.node, ...nodeFlags(), o.mainJs, "-conf", path, "-workers", String(v.workers)],
+    argv: [
+      o.node,
+      ...nodeFlags(v.nodeFlags ?? SHIPPED_NODE_FLAGS),
+      o.mainJs,
+      "-conf",
+      path,
+      "-workers",
+      String(v.workers),
+    ],
     config: v.corefile,
   };
   if (v.metrics !== null) spec.metricsUrl = `http://${v.metrics}/metrics`;

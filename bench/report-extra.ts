@@ -269,10 +269,45 @@ export function renderWorkers(v: VariantResult, cpus: number): string[] {
   return out;
 }
 
+export function renderHeap(v: VariantResult): string[] {
+  const out = [
+    "## 8. V8 heap growth with the cluster index loaded (issue 4)",
+    "",
+    "Run alone with `bash bench/run.sh --only heap`.",
+    "",
+  ];
+  if (v.error !== undefined) out.push(`**The scenario failed:** ${v.error}`, "");
+  const cmd = v.runs[0]?.m.perf.command ?? "";
+  out.push(
+    "Two daemons side by side (1 worker each, same CPU), each indexing the cluster scenario's 10,000 Services / 50,000 endpoints " +
+      "from the fake API server and serving the peers scenario's cache-hit block; they differ only in node flags. " +
+      `Measured alternately (ABBA), ${v.rounds} rounds, 10,000 cached names re-warmed before each run. \`${cmd}\``,
+    "",
+    ...variantTable(v),
+    "",
+    ...head(["", ...v.variants.map((x) => x.label)]),
+    `| VmRSS after the runs, MiB | ${v.variants.map((x) => f1((v.memory[x.key]?.vmRssKiB ?? Number.NaN) / 1024)).join(" | ")} |`,
+    `| VmHWM after the runs, MiB | ${v.variants.map((x) => f1((v.memory[x.key]?.vmHwmKiB ?? Number.NaN) / 1024)).join(" | ")} |`,
+    "",
+  );
+  const [a, b] = v.variants;
+  if (a !== undefined && b !== undefined) {
+    const rounds = perRound(v, b.key, a.key);
+    const hwm = (k: string) => v.memory[k]?.vmHwmKiB ?? Number.NaN;
+    out.push(
+      `CPU/query \`${b.label}\` ÷ \`${a.label}\`: **${f2(median(rounds))}×** (per round ${rounds.map(f2).join(", ")}); ` +
+        `peak RSS ${f1(hwm(b.key) / 1024)} vs ${f1(hwm(a.key) / 1024)} MiB (${f2(hwm(b.key) / hwm(a.key))}×).`,
+      "",
+    );
+  }
+  return out;
+}
+
 export function renderExtras(data: BenchData): string[] {
   const out: string[] = [];
   if (data.cluster !== null) out.push(...renderCluster(data.cluster));
   if (data.metricsCost !== null) out.push(...renderMetrics(data.metricsCost));
   if (data.workers !== null) out.push(...renderWorkers(data.workers, data.machine.cpus));
+  if (data.heap) out.push(...renderHeap(data.heap)); // absent from results older than the scenario
   return out;
 }

@@ -37,6 +37,7 @@ export interface BenchData {
   cluster: ClusterResult | null;
   metricsCost: VariantResult | null;
   workers: VariantResult | null;
+  heap: VariantResult | null;
 }
 
 const PEERS = ["unbound", "dnsmasq"] as const;

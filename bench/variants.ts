@@ -3,10 +3,13 @@
 // -workers 1 vs -workers 2). The two daemons run side by side and are measured alternately (ABBA),
 // so the noisy shared machine affects both alike.
 
+import { FakeKubeApi } from "../test/support/kubeapi-server.ts";
+import { loadFixture, SERVICES } from "./cluster-fixture.ts";
 import { hitBlock, type Ours, ourSpec, startOurs } from "./daemons.ts";
+import { ask } from "./dnsclient.ts";
 import { descendants, type Memory, memory, ownCpuTime, type Proc, stopProc } from "./procs.ts";
 import { base, type Measured, measure, type Settings, warm } from "./scenarios.ts";
-import type { ServerSpec } from "./setup.ts";
+import { type ServerSpec, UPSTREAM } from "./setup.ts";
 
 export interface VariantSpec {
   spec: ServerSpec;
@@ -47,6 +50,8 @@ export async function compareVariants(
   hitsFile: string,
   dir: string,
   log: (msg: string) => void,
+  /** Runs once every variant has started, before the first warm-up (e.g. wait for an index sync). */
+  afterStart: () => Promise<void> = async () => {},
 ): Promise<VariantResult> {
   const result: VariantResult = {
     variants: defs.map((d) => ({
@@ -64,6 +69,7 @@ export async function compareVariants(
   const procs: Proc[] = [];
   try {
     for (const d of defs) procs.push(await startOurs(d.spec, dir, d.cpu));
+    await afterStart();
     for (const d of defs) await warm(d.spec, s, hitsFile);
     for (let r = 0; r < rounds; r++) {
       const order = r % 2 === 0 ? defs.map((_, i) => i) : defs.map((_, i) => defs.length - 1 - i);
@@ -150,4 +156,71 @@ export function workersScenario(
     { spec: mk(2, 10084), cpu: allCpus },
   ];
   return compareVariants(defs, s, rounds, hitsFile, o.dir, log);
+}
+
+/** The node flags the heap scenario weighs against the shipped ones. */
+export const HEAP_CANDIDATE_FLAGS = ["--max-semi-space-size=8", "--heap-growing-percent=50"];
+export const HEAP_BASE_FLAGS = ["--max-semi-space-size=8"];
+
+/**
+ * Issue 4: V8 lets the old generation grow to several times the live heap before collecting, so
+ * a daemon holding the cluster index climbs far above its size under load. Two daemons, each with
+ * the 10,000-service index and the cache-hit block, one with V8's default heap growth and one
+ * capped at 1.5x: cache-hit CPU (ABBA) and memory after the runs.
+ */
+export async function heapScenario(
+  o: Ours,
+  s: Settings,
+  rounds: number,
+  hitsFile: string,
+  log: (m: string) => void,
+): Promise<VariantResult> {
+  const api = new FakeKubeApi();
+  await api.start("127.0.0.1", 0);
+  try {
+    loadFixture(api);
+    const mk = (key: string, label: string, port: number, flags: readonly string[]) =>
+      ourSpec(o, {
+        key,
+        label,
+        port,
+        corefile: `${indexBlock(port, api.url)}${hitBlock(port, `127.0.0.1:${port - 800}`)}`,
+        workers: 1,
+        metrics: `127.0.0.1:${port - 800}`,
+        nodeFlags: flags,
+      });
+    const defs = [
+      { spec: mk("heap-default", HEAP_BASE_FLAGS.join(" "), 10093, HEAP_BASE_FLAGS), cpu: s.serverCpu },
+      {
+        spec: mk("heap-capped", HEAP_CANDIDATE_FLAGS.join(" "), 10094, HEAP_CANDIDATE_FLAGS),
+        cpu: s.serverCpu,
+      },
+    ];
+    const synced = async () => {
+      for (const d of defs) {
+        const deadline = Date.now() + 60_000;
+        while ((await ask(d.spec.host, d.spec.port, "dns-version.cluster.local", "TXT"))?.data.length !== 1) {
+          if (Date.now() > deadline) throw new Error(`${d.spec.key}: cluster index not synced within 60 s`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+      log(`heap: both daemons have the index (${SERVICES} services)`);
+    };
+    return await compareVariants(defs, s, rounds, hitsFile, o.dir, log, synced);
+  } finally {
+    await api.stop();
+  }
+}
+
+function indexBlock(port: number, url: string): string {
+  return `cluster.local:${port} {
+    bind 127.0.0.1
+    kubernetes cluster.local {
+        endpoint ${url}
+    }
+    forward . ${UPSTREAM.host}:${UPSTREAM.port} {
+        force_tcp
+    }
+}
+`;
 }
