@@ -146,8 +146,17 @@ async function main(): Promise<void> {
       workers = await workersScenario(ours, wSettings, opt("workers-rounds", rounds), hitsFile, all, log);
     }
     let heap: VariantResult | null = null;
-    if (scenarios.includes("heap"))
-      heap = await heapScenario(ours, settings, opt("heap-rounds", 4), hitsFile, log);
+    if (scenarios.includes("heap")) {
+      const qps = opt("heap-qps", 0);
+      heap = await heapScenario(
+        ours,
+        settings,
+        opt("heap-rounds", 4),
+        hitsFile,
+        log,
+        qps > 0 ? qps : undefined,
+      );
+    }
     let profile = null;
     if (flag("profile")) {
       const spec = servers.find((s) => s.key === "ours");

@@ -7,7 +7,7 @@
 #                          [--profile] [--keep] [--only peers,cluster,metrics,workers,heap (default: all)]
 #                          [--cluster-rounds N] [--burst-events N (50000)] [--burst-qps Q (10000)]
 #                          [--burst-seconds S (15)] [--metrics-rounds N (3)] [--workers-rounds N]
-#                          [--workers-clients N (16)] [--heap-rounds N (4)]
+#                          [--workers-clients N (16)] [--heap-rounds N (4)] [--heap-qps Q (max)]
 # Scenarios: peers = hits, latency at 10k q/s, TCP misses and RSS vs unbound and dnsmasq; cluster =
 # in-process cluster answers (10,000 Services / 50,000 endpoints from the fake API server) vs cache hits,
 # RSS with the index, watch-event burst while answering; metrics = cache-hit CPU with/without

@@ -52,6 +52,8 @@ export async function compareVariants(
   log: (msg: string) => void,
   /** Runs once every variant has started, before the first warm-up (e.g. wait for an index sync). */
   afterStart: () => Promise<void> = async () => {},
+  /** A fixed offered rate for the measured runs (dnsperf -Q); as fast as possible when undefined. */
+  maxQps?: number,
 ): Promise<VariantResult> {
   const result: VariantResult = {
     variants: defs.map((d) => ({
@@ -78,7 +80,9 @@ export async function compareVariants(
         const pid = procs[i]!.pid;
         await warm(spec, s, hitsFile);
         const before = perProcess(pid);
-        const m = await measure(spec, pid, base(spec, s, hitsFile));
+        const perf = base(spec, s, hitsFile);
+        if (maxQps !== undefined) perf.maxQps = maxQps;
+        const m = await measure(spec, pid, perf);
         const after = perProcess(pid);
         const perProcessCpuS = [...after].map(([p, us]) => (us - (before.get(p) ?? 0)) / 1e6);
         result.runs.push({ key: spec.key, round: r, m, perProcessCpuS });
@@ -174,6 +178,7 @@ export async function heapScenario(
   rounds: number,
   hitsFile: string,
   log: (m: string) => void,
+  maxQps?: number,
 ): Promise<VariantResult> {
   const api = new FakeKubeApi();
   await api.start("127.0.0.1", 0);
@@ -206,7 +211,7 @@ export async function heapScenario(
       }
       log(`heap: both daemons have the index (${SERVICES} services)`);
     };
-    return await compareVariants(defs, s, rounds, hitsFile, o.dir, log, synced);
+    return await compareVariants(defs, s, rounds, hitsFile, o.dir, log, synced, maxQps);
   } finally {
     await api.stop();
   }
