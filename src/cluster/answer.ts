@@ -1,22 +1,10 @@
 // Positive cluster answers from a ServiceView: A/AAAA, SRV (with glue; weights and de-duplication
 // as CoreDNS), PTR. Written by the shared Writer; SRV answers are kept on the view once built.
 
-import {
-  ADVERTISED_UDP_SIZE,
-  EDNS_DO,
-  FLAG_AA,
-  FLAG_CD,
-  FLAG_QR,
-  FLAG_RA,
-  FLAG_RD,
-  HEADER_LENGTH,
-  OPCODE_MASK,
-  OPT_RECORD_LENGTH,
-  type QueryView,
-  TYPE,
-} from "../dns/index.ts";
+import { HEADER_LENGTH, OPT_RECORD_LENGTH, type QueryView, RCODE, TYPE, writeOpt } from "../dns/index.ts";
 import type { SlimPort } from "../kubeapi/types.ts";
 import { underscoreLabelIs } from "./labels.ts";
+import { replyFlags } from "./reply.ts";
 import type { Address, ServiceView } from "./view.ts";
 import { writer } from "./writer.ts";
 
@@ -125,7 +113,7 @@ function fromMemo(view: QueryView, memo: string): Buffer {
   const out = Buffer.allocUnsafe(end + (view.hasOpt ? OPT_RECORD_LENGTH : 0));
   view.buf.copy(out, 0, 0, view.questionEnd);
   out.write(memo, view.questionEnd, records, "latin1");
-  const flags = FLAG_QR | (view.flags & (OPCODE_MASK | FLAG_RD | FLAG_CD)) | FLAG_AA | FLAG_RA;
+  const flags = replyFlags(view, RCODE.NOERROR, true);
   const additional =
     ((memo.charCodeAt(records + 2) << 8) | memo.charCodeAt(records + 3)) + (view.hasOpt ? 1 : 0);
   out[2] = flags >>> 8;
@@ -138,13 +126,7 @@ function fromMemo(view: QueryView, memo: string): Buffer {
   out[9] = 0;
   out[10] = additional >>> 8;
   out[11] = additional & 0xff;
-  if (view.hasOpt) {
-    out[end] = 0;
-    out.writeUInt16BE(TYPE.OPT, end + 1);
-    out.writeUInt16BE(ADVERTISED_UDP_SIZE, end + 3);
-    out.writeUInt32BE(view.dnssecOk ? EDNS_DO : 0, end + 5);
-    out.writeUInt16BE(0, end + 9);
-  }
+  if (view.hasOpt) writeOpt(out, end, view.dnssecOk);
   return out;
 }
 

@@ -14,6 +14,7 @@ import {
   OPT_RECORD_LENGTH,
   type QueryView,
   TYPE,
+  writeOpt,
 } from "../dns/index.ts";
 import { type Rr, WireWriter } from "./wire.ts";
 
@@ -22,7 +23,8 @@ export const SOA_RETRY = 1800;
 export const SOA_EXPIRE = 86400;
 const NEGATIVE_TAIL = 54;
 
-function replyFlags(view: QueryView, rcode: number, authoritative: boolean): number {
+/** Reply flags for a query: QR, its opcode, RD and CD, AA when ours, RA, and the rcode. */
+export function replyFlags(view: QueryView, rcode: number, authoritative: boolean): number {
   return (
     FLAG_QR |
     (view.flags & (OPCODE_MASK | FLAG_RD | FLAG_CD)) |
@@ -30,14 +32,6 @@ function replyFlags(view: QueryView, rcode: number, authoritative: boolean): num
     FLAG_RA |
     (rcode & 0xf)
   );
-}
-
-function writeOpt(out: Buffer, at: number, dnssecOk: boolean): void {
-  out[at] = 0;
-  out.writeUInt16BE(TYPE.OPT, at + 1);
-  out.writeUInt16BE(ADVERTISED_UDP_SIZE, at + 3);
-  out.writeUInt32BE(dnssecOk ? EDNS_DO : 0, at + 5);
-  out.writeUInt16BE(0, at + 9);
 }
 
 export interface SoaParams {

@@ -4,20 +4,15 @@
 // targets are written in full (RFC 2782: no compression), glue owners point at their SRV target.
 
 import {
-  ADVERTISED_UDP_SIZE,
-  EDNS_DO,
-  FLAG_AA,
-  FLAG_CD,
-  FLAG_QR,
-  FLAG_RA,
-  FLAG_RD,
   FLAG_TC,
   HEADER_LENGTH,
-  OPCODE_MASK,
   OPT_RECORD_LENGTH,
   type QueryView,
+  RCODE,
   TYPE,
+  writeOpt,
 } from "../dns/index.ts";
+import { replyFlags } from "./reply.ts";
 import type { Address, ServiceView } from "./view.ts";
 
 /** Past this a reply stops growing and says TC (TCP's 64 KiB, less our OPT). */
@@ -219,12 +214,7 @@ export class Writer {
   }
 
   finish(view: QueryView): Buffer {
-    const flags =
-      FLAG_QR |
-      (view.flags & (OPCODE_MASK | FLAG_RD | FLAG_CD)) |
-      FLAG_AA |
-      FLAG_RA |
-      (this.truncated ? FLAG_TC : 0);
+    const flags = replyFlags(view, RCODE.NOERROR, true) | (this.truncated ? FLAG_TC : 0);
     u16(2, flags);
     u16(4, 1);
     u16(6, this.answers);
@@ -232,11 +222,7 @@ export class Writer {
     u16(10, this.additional + (view.hasOpt ? 1 : 0));
     let p = this.pos;
     if (view.hasOpt) {
-      scratch[p] = 0;
-      u16(p + 1, TYPE.OPT);
-      u16(p + 3, ADVERTISED_UDP_SIZE);
-      u32(p + 5, view.dnssecOk ? EDNS_DO : 0);
-      u16(p + 9, 0);
+      writeOpt(scratch, p, view.dnssecOk);
       p += OPT_RECORD_LENGTH;
     }
     const out = Buffer.allocUnsafe(p);

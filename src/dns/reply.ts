@@ -28,7 +28,8 @@ export interface StoredReply {
   ttls: Uint32Array;
 }
 
-function writeOpt(out: Buffer, offset: number, dnssecOk: boolean): void {
+/** Our OPT record (root owner, our UDP size, DO as asked) at `offset`. */
+export function writeOpt(out: Buffer, offset: number, dnssecOk: boolean): void {
   out[offset] = 0; // root owner
   out.writeUInt16BE(TYPE.OPT, offset + 1);
   out.writeUInt16BE(ADVERTISED_UDP_SIZE, offset + 3);
