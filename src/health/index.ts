@@ -1,7 +1,8 @@
 // /health and /ready over HTTP. Health is red while `healthy()` says so (the daemon wires a probe
 // of the real query path into it); ready waits for every block and the first cluster sync.
 
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
+import { createRequire } from "node:module";
 import { splitHostPort } from "../metrics/http.ts";
 
 export {
@@ -11,7 +12,11 @@ export {
   SelfProbe,
   type SelfProbeOptions,
 } from "./probe.ts";
+
 export { installTestHooks, TEST_HOOKS_ENV, testHooksEnabled } from "./test-hooks.ts";
+
+// Loaded with require(): see src/metrics/http.ts (an ESM import of node:http loads undici).
+const { createServer } = createRequire(import.meta.url)("node:http") as typeof import("node:http");
 
 export interface HealthChecks {
   healthy(): boolean;

@@ -2,11 +2,14 @@
 // `kubeconfig FILE [CONTEXT]`, or `endpoint URL`. Produces one GET function used by reflectors.
 
 import { readFileSync, statSync } from "node:fs";
-import http from "node:http";
-import https from "node:https";
+import type { IncomingMessage } from "node:http";
 import { createRequire } from "node:module";
 import { dirname, resolve as resolvePath } from "node:path";
 import { DaemonError } from "../errors/index.ts";
+
+// Loaded with require(): see src/metrics/http.ts (an ESM import of node:http loads undici).
+const http = createRequire(import.meta.url)("node:http") as typeof import("node:http");
+const https = createRequire(import.meta.url)("node:https") as typeof import("node:https");
 
 /** yaml is only needed for kubeconfig files; loading it lazily keeps it out of every other process. */
 function loadYaml(): typeof import("yaml") {
@@ -29,7 +32,7 @@ export interface ConnectionOptions {
 export interface ApiConnection {
   readonly server: string;
   /** GET a path (with query string) on the API server. */
-  get(path: string, signal: AbortSignal): Promise<http.IncomingMessage>;
+  get(path: string, signal: AbortSignal): Promise<IncomingMessage>;
   close(): void;
 }
 
@@ -174,7 +177,7 @@ export function connect(options: ConnectionOptions): ApiConnection {
   const prefix = creds.server.pathname.replace(/\/$/, "");
   return {
     server: creds.server.origin,
-    get(path: string, signal: AbortSignal): Promise<http.IncomingMessage> {
+    get(path: string, signal: AbortSignal): Promise<IncomingMessage> {
       return new Promise((resolve, reject) => {
         const headers: Record<string, string> = { accept: "application/json", "user-agent": "nodelocaldns" };
         const token = creds.token?.get();

@@ -1,7 +1,12 @@
 // Serves /metrics for one registry on a host:port; several `prometheus` directives naming the same
 // address share one listener.
 
-import { createServer, type Server } from "node:http";
+import type { Server } from "node:http";
+import { createRequire } from "node:module";
+
+// ESM `import … from "node:http"` reads every export of the module, and http's WebSocket getters
+// then load the bundled undici: 13 MiB resident for nothing. require() reads only what is used.
+const { createServer } = createRequire(import.meta.url)("node:http") as typeof import("node:http");
 
 export function splitHostPort(address: string, defaultHost = "0.0.0.0"): { host: string; port: number } {
   const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(address);
