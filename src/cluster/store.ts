@@ -144,7 +144,7 @@ export class ClusterStore {
           namespace: object.namespace,
           service: object.service,
           resourceVersion: object.resourceVersion,
-          addresses: sliceAddresses(object, this.options),
+          addresses: sliceAddresses(object, this.options, before?.addresses),
         });
         if (object.service !== "") {
           addToList(this.slicesByService, service, object.key);

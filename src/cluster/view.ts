@@ -22,6 +22,8 @@ export interface Address {
   v6: Buffer | null;
   /** Endpoint host label (lowercase): hostname, pod name, or the dashed IP. "" for a ClusterIP. */
   host: string;
+  /** The host label is the dashed IP (no hostname or pod name gave one). */
+  dashed: boolean;
   /** The endpoint's ports (its slice's; one port -1 when the slice lists none). */
   ports: readonly SlimPort[];
 }
@@ -58,14 +60,14 @@ export const NO_PORT: readonly SlimPort[] = Object.freeze([{ name: "", port: -1,
 const NONE: Address[] = [];
 Object.freeze(NONE);
 
-export function address(ip: string, host: string, ports: readonly SlimPort[]): Address {
+export function address(ip: string, host: string, ports: readonly SlimPort[], dashed = false): Address {
   const family = ipFamily(ip);
   let v4 = -1;
   if (family === 4) {
     const p = ip.split(".");
     v4 = ((Number(p[0]) << 24) | (Number(p[1]) << 16) | (Number(p[2]) << 8) | Number(p[3])) >>> 0;
   }
-  return { ip, v4, v6: family === 6 ? ipv6Bytes(ip) : null, host, ports };
+  return { ip, v4, v6: family === 6 ? ipv6Bytes(ip) : null, host, dashed, ports };
 }
 
 /** Wire labels as a latin1 string (no terminator), flat: built by join, not by +=, which keeps every piece. */
@@ -82,25 +84,49 @@ export function serviceLookupKey(namespace: string, name: string): string {
 
 /**
  * The ready addresses of one EndpointSlice with their host labels, deduplicated by (host, ip), in an
- * array of exactly their number: this is all the index keeps of a slice.
+ * array of exactly their number: this is all the index keeps of a slice. Addresses of `previous` (the
+ * slice's last version) that did not change are reused: a rollout changes one endpoint at a time,
+ * and parsing every address again was most of the index's work in a burst.
  */
-export function sliceAddresses(slice: SlimEndpointSlice, options: BuildOptions): readonly Address[] {
+export function sliceAddresses(
+  slice: SlimEndpointSlice,
+  options: BuildOptions,
+  previous: readonly Address[] = NONE,
+): readonly Address[] {
   if (options.noEndpoints || (slice.addressType !== "IPv4" && slice.addressType !== "IPv6")) return NONE;
   const ports = slice.ports.length > 0 ? slice.ports : NO_PORT;
+  const reusable = previous.length > 16 ? byIp(previous) : null;
   const out: Address[] = [];
   for (const endpoint of slice.endpoints) {
+    let named = endpoint.hostname.toLowerCase();
+    if (named === "" && options.endpointPodNames && endpoint.podName.length < 64) {
+      named = endpoint.podName.toLowerCase();
+    }
     for (const raw of endpoint.addresses) {
+      const same = reusable === null ? previous : (reusable.get(raw) ?? NONE);
+      const kept = same.find(
+        (a) => a.ip === raw && a.ports === ports && (named === "" ? a.dashed : !a.dashed && a.host === named),
+      );
+      if (kept !== undefined) {
+        out.push(kept);
+        continue;
+      }
       const ip = canonicalIp(raw);
       if (ip === "") continue;
-      let host = endpoint.hostname.toLowerCase();
-      if (host === "" && options.endpointPodNames && endpoint.podName.length < 64) {
-        host = endpoint.podName.toLowerCase();
-      }
-      if (host === "") host = dashedIp(ip);
-      out.push(address(ip, host, ports));
+      out.push(named === "" ? address(ip, dashedIp(ip), ports, true) : address(ip, named, ports));
     }
   }
   return out.length === 0 ? NONE : dedupe([out]);
+}
+
+function byIp(addresses: readonly Address[]): Map<string, Address[]> {
+  const map = new Map<string, Address[]>();
+  for (const a of addresses) {
+    const list = map.get(a.ip);
+    if (list === undefined) map.set(a.ip, [a]);
+    else list.push(a);
+  }
+  return map;
 }
 
 /** The addresses of all lists, first of each (host, ip) kept (an endpoint may sit in two slices while they are rebalanced). */
