@@ -273,8 +273,13 @@ export class Reflector {
       if (res.statusCode !== 200) throw await statusError(res, "watch");
       let pending = "";
       let sliceStart = performance.now();
+      let workedUntil = sliceStart;
       for await (const chunk of res) {
         touch();
+        // Time spent waiting for this chunk was idle, not work: a quiet watch's events (a Service
+        // deleted, another created) are applied together rather than one per loop turn.
+        const arrived = performance.now();
+        if (arrived - workedUntil > YIELD_AFTER_MS) sliceStart = arrived;
         pending += (chunk as Buffer).toString("utf8");
         let start = 0;
         let newline = pending.indexOf("\n", start);
@@ -290,6 +295,7 @@ export class Reflector {
           sliceStart = await yieldIfLong(sliceStart);
         }
         pending = pending.slice(start);
+        workedUntil = performance.now();
       }
       if (this.controller?.signal.aborted && !this.stopped) {
         const reason = this.controller.signal.reason;
