@@ -1,10 +1,9 @@
 // Positive cluster answers from a ServiceView: A/AAAA, SRV (with glue; weights and de-duplication
 // as CoreDNS), PTR. Written by the shared Writer; SRV answers are kept on the view once built.
 
-import { HEADER_LENGTH, OPT_RECORD_LENGTH, type QueryView, RCODE, TYPE, writeOpt } from "../dns/index.ts";
+import { HEADER_LENGTH, type QueryView, TYPE } from "../dns/index.ts";
 import type { SlimPort } from "../kubeapi/types.ts";
 import { underscoreLabelIs } from "./labels.ts";
-import { replyFlags } from "./reply.ts";
 import type { Address, ServiceView } from "./view.ts";
 import { writer } from "./writer.ts";
 
@@ -31,13 +30,16 @@ export function addressReply(
   return writer.finish(view);
 }
 
-/** Whether a named port answers `_<port>._<proto>` as spelled at those label offsets of `buf`. */
+/**
+ * Whether a named port answers `_<port>._<proto>` as spelled at those label offsets of `buf`
+ * (portAt -1: any port name, the `_<proto>` empty non-terminal).
+ */
 export function portNamed(p: SlimPort, buf: Buffer, portAt: number, protoAt: number): boolean {
   return (
     p.name !== "" &&
     p.port >= 0 &&
     underscoreLabelIs(buf, protoAt, p.protocol) &&
-    underscoreLabelIs(buf, portAt, p.name)
+    (portAt < 0 || underscoreLabelIs(buf, portAt, p.name))
   );
 }
 
@@ -62,7 +64,7 @@ export function serviceSrvReply(
   // Only for the first zone: targets end in the zone asked.
   const memoKey = all ? "" : buf.toString("latin1", portAt, protoAt + buf[protoAt]! + 1).toLowerCase();
   const memo = memoize ? svc.srvMemo?.get(memoKey) : undefined;
-  if (memo !== undefined) return fromMemo(view, memo);
+  if (memo !== undefined) return writer.replay(view, memo);
   writer.begin(view, ttl, zoneWire);
   writer.service(svc);
   if (svc.kind === "cluster") {
@@ -104,30 +106,6 @@ export function serviceSrvReply(
     svc.srvMemo.set(memoKey, writer.memo(view));
   }
   return writer.finish(view);
-}
-
-/** A reply from a kept answer: this query's header and question, the kept records, our OPT. */
-function fromMemo(view: QueryView, memo: string): Buffer {
-  const records = memo.length - 4;
-  const end = view.questionEnd + records;
-  const out = Buffer.allocUnsafe(end + (view.hasOpt ? OPT_RECORD_LENGTH : 0));
-  view.buf.copy(out, 0, 0, view.questionEnd);
-  out.write(memo, view.questionEnd, records, "latin1");
-  const flags = replyFlags(view, RCODE.NOERROR, true);
-  const additional =
-    ((memo.charCodeAt(records + 2) << 8) | memo.charCodeAt(records + 3)) + (view.hasOpt ? 1 : 0);
-  out[2] = flags >>> 8;
-  out[3] = flags & 0xff;
-  out[4] = 0;
-  out[5] = 1;
-  out[6] = memo.charCodeAt(records);
-  out[7] = memo.charCodeAt(records + 1);
-  out[8] = 0;
-  out[9] = 0;
-  out[10] = additional >>> 8;
-  out[11] = additional & 0xff;
-  if (view.hasOpt) writeOpt(out, end, view.dnssecOk);
-  return out;
 }
 
 /** The port numbers a ClusterIP SRV answer already holds (one SRV per target and port). */
@@ -194,14 +172,8 @@ export function hasNamedPort(svc: ServiceView, buf: Buffer, portAt: number, prot
   return false;
 }
 
+// A loop, not ports.some(closure): this runs for every `_port._proto` query.
 function anyNamed(ports: ServiceView["ports"], buf: Buffer, portAt: number, protoAt: number): boolean {
-  for (const p of ports) {
-    if (
-      portAt >= 0
-        ? portNamed(p, buf, portAt, protoAt)
-        : p.name !== "" && p.port >= 0 && underscoreLabelIs(buf, protoAt, p.protocol)
-    )
-      return true;
-  }
+  for (const p of ports) if (portNamed(p, buf, portAt, protoAt)) return true;
   return false;
 }

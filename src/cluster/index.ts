@@ -143,6 +143,12 @@ export class ClusterRecords {
     return this.soa;
   }
 
+  /** The zone apex: its SOA, NODATA for any other type. */
+  private apex(view: QueryView, zone: Zone): Buffer {
+    if (view.qtype !== TYPE.SOA) return this.nodata(view, zone);
+    return composeReply(view, RCODE.NOERROR, [soaRecord(zone.name, this.soaFor(view, zone))], [], []);
+  }
+
   private nodata(view: QueryView, zone: Zone): Buffer {
     return negativeReply(view, RCODE.NOERROR, this.soaFor(view, zone));
   }
@@ -158,10 +164,7 @@ export class ClusterRecords {
     }
     labelAt[n] = zoneAt;
     const qtype = view.qtype;
-    if (n === 0) {
-      if (qtype !== TYPE.SOA) return this.nodata(view, zone);
-      return composeReply(view, RCODE.NOERROR, [soaRecord(zone.name, this.soaFor(view, zone))], [], []);
-    }
+    if (n === 0) return this.apex(view, zone);
     const top = labelAt[n - 1]!;
     if (labelIs(buf, top, "svc")) {
       if (n === 1) return this.nodata(view, zone);
@@ -289,10 +292,7 @@ export class ClusterRecords {
 
   /** A name in a reverse zone: the apex, or a whole address with PTR targets. */
   private answerReverse(view: QueryView, zone: Zone): Buffer | undefined {
-    if (view.qnameEnd - HEADER_LENGTH === zone.wire.length) {
-      if (view.qtype !== TYPE.SOA) return this.nodata(view, zone);
-      return composeReply(view, RCODE.NOERROR, [soaRecord(zone.name, this.soaFor(view, zone))], [], []);
-    }
+    if (view.qnameEnd - HEADER_LENGTH === zone.wire.length) return this.apex(view, zone);
     const ip = reverseIp(view.buf, view.qnameEnd);
     const sources = ip === "" ? undefined : this.store.ptr.get(ip);
     if (sources === undefined) return undefined;

@@ -40,6 +40,8 @@ export class Writer {
   truncated = false;
   private ttl = 0;
   private zone: Buffer = scratch;
+  /** Wire labels of the service whose names srv() and ptr() write (see service()). */
+  private prefix = "";
   private readonly glue: Address[] = [];
   /** Per glue record: where its owner (an SRV target) was written; -1 to write the owner in full. */
   private readonly glueAt: number[] = [];
@@ -111,8 +113,6 @@ export class Writer {
     return true;
   }
 
-  private prefix = "";
-
   /** The service whose names srv() and ptr() write. */
   service(view: ServiceView): void {
     this.prefix = view.targetPrefix;
@@ -162,10 +162,10 @@ export class Writer {
         at = this.targetAt.get(host) ?? -1;
       } else {
         this.seenSrv.add(id);
-        at = this.srvTo(host, port);
-        if (at < 0) return;
-        if (this.targetAt.has(host)) at = this.targetAt.get(host)!;
-        else this.targetAt.set(host, at);
+        const written = this.srvTo(host, port);
+        if (written < 0) return;
+        at = this.targetAt.get(host) ?? written; // glue points at the host's first target
+        if (at === written) this.targetAt.set(host, at);
       }
     } else {
       at = this.srvTo(host, port);
@@ -203,14 +203,27 @@ export class Writer {
   }
 
   /**
-   * The records written so far, kept for fromMemo as a latin1 string (a string costs its bytes
-   * plus a small header; a Buffer several times that): the bytes, then answer and additional counts.
+   * The records written so far, to be replayed for another query of the same name, as a latin1
+   * string (a string costs its bytes plus a small header; a Buffer several times that): the
+   * bytes, then the answer and additional counts.
    */
   memo(view: QueryView): string {
     const p = this.pos; // the counts go after the records, where the OPT will be written over them
     u16(p, this.answers);
     u16(p + 2, this.additional);
     return scratch.toString("latin1", view.questionEnd, p + 4);
+  }
+
+  /** The reply for `view` from a memo(): this query's header and question, the kept records. */
+  replay(view: QueryView, memo: string): Buffer {
+    view.buf.copy(scratch, 0, 0, view.questionEnd);
+    const records = memo.length - 4;
+    scratch.write(memo, view.questionEnd, records, "latin1");
+    this.pos = view.questionEnd + records;
+    this.answers = (memo.charCodeAt(records) << 8) | memo.charCodeAt(records + 1);
+    this.additional = (memo.charCodeAt(records + 2) << 8) | memo.charCodeAt(records + 3);
+    this.truncated = false;
+    return this.finish(view);
   }
 
   finish(view: QueryView): Buffer {

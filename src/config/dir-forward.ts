@@ -22,6 +22,20 @@ const OPTIONS = [
 export const MAX_UPSTREAMS = 15;
 const TO_FORMS = "IP, IP:PORT, [IPv6]:PORT, dns://IP[:PORT], or a resolv.conf path starting with / or .";
 
+/** What `forward FROM TO...` means with no options (CoreDNS's defaults). */
+export const FORWARD_DEFAULTS: Readonly<Omit<ForwardConfig, "from" | "to" | "line">> = Object.freeze({
+  except: [],
+  forceTcp: false,
+  preferUdp: false,
+  maxFails: 2,
+  expireMs: 10_000,
+  policy: "random",
+  healthCheckMs: 500,
+  healthCheckNoRec: false,
+  healthCheckDomain: ".",
+  maxConcurrent: 0,
+});
+
 export function buildForward(ctx: BuildContext, d: Directive): ForwardConfig {
   const r: Reader = new Reader(ctx, d, USAGE);
   r.count(d.args, 2, -1, d.line);
@@ -33,21 +47,7 @@ export function buildForward(ctx: BuildContext, d: Directive): ForwardConfig {
   if (to.length > MAX_UPSTREAMS) {
     r.fail(d.line, `${to.length} upstreams configured; at most ${MAX_UPSTREAMS} are allowed`, null);
   }
-  const f: ForwardConfig = {
-    from,
-    to,
-    except: [],
-    forceTcp: false,
-    preferUdp: false,
-    maxFails: 2,
-    expireMs: 10_000,
-    policy: "random",
-    healthCheckMs: 500,
-    healthCheckNoRec: false,
-    healthCheckDomain: ".",
-    maxConcurrent: 0,
-    line: d.line,
-  };
+  const f: ForwardConfig = { ...FORWARD_DEFAULTS, from, to, except: [], line: d.line };
   let forceLine = 0;
   let preferLine = 0;
   for (const s of r.sub()) {

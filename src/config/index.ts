@@ -8,7 +8,7 @@ import type { Config } from "./types.ts";
 
 export { KNOWN_DIRECTIVES } from "./build.ts";
 export { CACHE_DEFAULTS } from "./dir-cache.ts";
-export { MAX_UPSTREAMS } from "./dir-forward.ts";
+export { FORWARD_DEFAULTS, MAX_UPSTREAMS } from "./dir-forward.ts";
 export { KUBERNETES_DEFAULTS } from "./dir-kubernetes.ts";
 export type { Arg, Directive, SyntaxBlock } from "./parser.ts";
 export { parseSyntax } from "./parser.ts";

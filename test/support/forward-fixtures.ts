@@ -3,6 +3,7 @@
 
 import { after } from "node:test";
 import { TimerWheel } from "../../src/clock/index.ts";
+import { FORWARD_DEFAULTS } from "../../src/config/index.ts";
 import type { ForwardConfig } from "../../src/config/types.ts";
 import { Forwarder } from "../../src/forward/index.ts";
 import type { ForwardObserver, ForwardTuning } from "../../src/forward/types.ts";
@@ -37,22 +38,8 @@ export function forwardConfig(
   to: { host: string; port: number }[],
   o: Partial<ForwardConfig> = {},
 ): ForwardConfig {
-  return {
-    from: ".",
-    to,
-    except: [],
-    forceTcp: false,
-    preferUdp: false,
-    maxFails: 2,
-    expireMs: 10_000,
-    policy: "sequential",
-    healthCheckMs: 500,
-    healthCheckNoRec: false,
-    healthCheckDomain: ".",
-    maxConcurrent: 0,
-    line: 1,
-    ...o,
-  };
+  // sequential, unlike the parser's default, so tests know which upstream is asked first
+  return { ...FORWARD_DEFAULTS, from: ".", to, except: [], policy: "sequential", line: 1, ...o };
 }
 
 const forwarders: Forwarder[] = [];
