@@ -3,6 +3,9 @@
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
+import { requireNode24 } from "./preflight.mjs";
+
+requireNode24();
 
 const filters = process.argv.slice(2);
 const files = readdirSync("test")
