@@ -164,7 +164,7 @@ describe("upstreams failing", () => {
     assert.ok(udp.fwd.upstreams().every((s) => !s.healthy));
   });
 
-  test("an upstream back after being down is healthy again within a second", async () => {
+  test("an upstream back after being down is healthy again by its health checks alone", async () => {
     const unbound = await startUnbound({
       host: uniqueLoopback(),
       records: ["kube-dns.kube-system.svc.cluster.local. 30 IN A 10.96.0.10"],
@@ -178,7 +178,7 @@ describe("upstreams failing", () => {
     await unbound.stop();
     for (const f of [udp, tcp]) {
       assert.equal((await ask(f.fwd, name)).kind, "failed");
-      await until("marked down", () => f.fwd.upstreams()[0]!.healthy === false, 2000);
+      await until("marked down", () => f.fwd.upstreams()[0]!.healthy === false, 5000);
       assert.equal(f.fwd.allDown, true);
       // All down: still tried (CoreDNS), and reported.
       assert.equal((await ask(f.fwd, name)).kind, "failed");
@@ -187,8 +187,10 @@ describe("upstreams failing", () => {
     }
     await unbound.restart();
     for (const f of [udp, tcp]) {
-      const ms = await until("healthy again", () => f.fwd.upstreams()[0]!.healthy, 1000);
-      assert.ok(ms <= 1000);
+      // Checks run every 200 ms: on an idle machine the first one after the restart (< 0.3 s);
+      // 5 s is the margin for a busy node, still with no query asked in between.
+      const ms = await until("healthy again", () => f.fwd.upstreams()[0]!.healthy, 5000);
+      assert.ok(ms <= 5000);
       assert.equal(f.fwd.upstreams()[0]!.fails, 0);
       const o = answered(await ask(f.fwd, name));
       assert.equal((o.answers?.[0] as { data?: unknown } | undefined)?.data, "10.96.0.10");

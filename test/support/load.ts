@@ -1,5 +1,7 @@
 // A bounded UDP load for loss tests: a fixed rate over many source ports, every query tracked until
-// answered; stops by itself after `durationMs` plus a grace period for late answers.
+// answered; stops by itself after `durationMs` (or at stop()) plus a grace period for late answers.
+// With `maxInFlight`, sending waits while that many queries are unanswered: on a busy machine the
+// rate drops instead of overflowing the kernel's socket queues, so a loss is the daemon's doing.
 
 import dgram from "node:dgram";
 import { encodeQuery } from "./client.ts";
@@ -15,6 +17,8 @@ export interface LoadOptions {
   /** The name of the i-th query. */
   name: (i: number) => string;
   graceMs?: number;
+  /** At most this many unanswered queries at once (default: no limit, a fixed rate). */
+  maxInFlight?: number;
 }
 
 export interface LoadResult {
@@ -32,6 +36,8 @@ export interface Load {
   /** Resolves when the run and its grace period are over. */
   done: Promise<LoadResult>;
   sentSoFar(): number;
+  /** Stops sending now (before `durationMs`); `done` resolves after the grace period. */
+  stop(): void;
 }
 
 export function startLoad(o: LoadOptions): Load {
@@ -56,14 +62,14 @@ export function startLoad(o: LoadOptions): Load {
     sockets.push(socket);
   }
   const started = Date.now();
+  let stopAt = started + o.durationMs;
+  const maxInFlight = o.maxInFlight ?? Number.POSITIVE_INFINITY;
   const ids = new Array<number>(count).fill(0);
   const done = new Promise<LoadResult>((resolve) => {
     const tick = setInterval(() => {
-      const due = Math.min(
-        Math.floor(((Date.now() - started) * o.qps) / 1000),
-        Math.floor((o.durationMs * o.qps) / 1000),
-      );
-      while (sent < due) {
+      const now = Date.now();
+      const due = Math.floor(((Math.min(now, stopAt) - started) * o.qps) / 1000);
+      while (sent < due && outstanding.size < maxInFlight) {
         const s = sent % count;
         const id = ids[s]!;
         ids[s] = (id + 1) & 0xffff;
@@ -71,7 +77,7 @@ export function startLoad(o: LoadOptions): Load {
         sockets[s]!.send(encodeQuery(o.name(sent), "A", { id }), o.port, o.host);
         sent++;
       }
-      if (Date.now() - started >= o.durationMs) {
+      if (now >= stopAt) {
         clearInterval(tick);
         setTimeout(() => {
           for (const socket of sockets) socket.close();
@@ -86,5 +92,11 @@ export function startLoad(o: LoadOptions): Load {
       }
     }, 5);
   });
-  return { done, sentSoFar: () => sent };
+  return {
+    done,
+    sentSoFar: () => sent,
+    stop: () => {
+      stopAt = Math.min(stopAt, Date.now());
+    },
+  };
 }
