@@ -27,6 +27,7 @@ RUN sh /usr/local/bin/unpack-npm-tarball /tmp/node.tgz "${NODE_INTEGRITY}" /opt/
 FROM node AS build
 ARG NPM_VERSION
 ARG NPM_INTEGRITY
+ENV NPM_CONFIG_UPDATE_NOTIFIER=false
 ADD https://registry.npmjs.org/npm/-/npm-${NPM_VERSION}.tgz /tmp/npm.tgz
 RUN sh /usr/local/bin/unpack-npm-tarball /tmp/npm.tgz "${NPM_INTEGRITY}" /opt/npm && rm /tmp/npm.tgz
 WORKDIR /src
@@ -49,7 +50,8 @@ FROM ${BASE_IMAGE}
 # iproute2: `ip` for the link-local interface. iptables: Debian ships iptables-nft and
 # iptables-legacy side by side (update-alternatives); the wrapper picks the one the node uses.
 # tini: PID 1 that forwards SIGTERM to node and reaps the ip/iptables children.
-RUN apt-get update \
+RUN export DEBIAN_FRONTEND=noninteractive \
+ && apt-get update \
  && apt-get install -y --no-install-recommends iproute2 iptables tini \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
