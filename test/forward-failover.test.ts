@@ -108,13 +108,15 @@ describe("TCP connections failing", () => {
     const { fwd } = make(config([fake], { forceTcp: true }), { attemptTimeoutMs: 500 });
     const slow = ask(fwd, "slow.test");
     const fast = await Promise.all(Array.from({ length: 20 }, (_, i) => ask(fwd, `f${i}.test`)));
-    for (const o of fast) {
-      answered(o);
-      assert.ok(o.ms < 400, `fast took ${o.ms} ms`);
-    }
     const s = await slow;
     answered(s);
-    assert.ok(s.ms >= 450 && s.ms < 1500, `slow took ${s.ms} ms`);
+    // The slow one waited for its 500 ms attempt to time out, then was asked again; the fast ones on
+    // the same connection did not wait for it (all answered before it, whatever the machine's load).
+    assert.ok(s.ms >= 450 && s.ms < 5000, `slow took ${s.ms} ms`);
+    for (const o of fast) {
+      answered(o);
+      assert.ok(o.ms < s.ms, `fast took ${o.ms} ms, the slow one ${s.ms} ms`);
+    }
     assert.equal(slowSeen, 2);
     assert.equal(first?.destroyed, false, "the first connection stays open");
     assert.equal(fwd.upstreams()[0]!.tcpConnections, 2);
@@ -149,7 +151,8 @@ describe("upstreams failing", () => {
     for (const f of [refused, refusedTcp]) {
       const o = await ask(f.fwd, "dead.test");
       assert.equal(o.kind, "failed");
-      assert.ok(o.ms < 500, `took ${o.ms} ms`);
+      // Refusals end it at once (milliseconds when idle): far from the 2 s attempt timeout.
+      assert.ok(o.ms < 1500, `took ${o.ms} ms`);
     }
     const silentA = await startFakeUpstream({ host: uniqueLoopback(), handler: () => null });
     const silentB = await startFakeUpstream({ host: uniqueLoopback(), handler: () => null });
@@ -158,7 +161,8 @@ describe("upstreams failing", () => {
     const [u, t] = await Promise.all([ask(udp.fwd, "dead.test"), ask(tcp.fwd, "dead.test")]);
     for (const o of [u, t]) {
       assert.equal(o.kind, "failed");
-      assert.ok(o.ms >= 3900 && o.ms < 5600, `took ${o.ms} ms`);
+      // Not before the deadline; after it only by what a busy node's event loop adds.
+      assert.ok(o.ms >= 3900 && o.ms < 8000, `took ${o.ms} ms`);
     }
     assert.ok(udp.observer.count("timeout") >= 2);
     assert.ok(udp.fwd.upstreams().every((s) => !s.healthy));
