@@ -104,7 +104,7 @@ describe("caching forwarder against unbound", () => {
     assert.ok((tcp.msgSize ?? 0) > 4000, `full answer over TCP: ${tcp.msgSize} bytes`);
   });
 
-  test("1,000 identical concurrent misses reach the upstream as one query", async () => {
+  test("1,000 identical concurrent misses reach the upstream as one query", async (t) => {
     await upstream.clearQueryLog();
     const socket = createSocket({ type: "udp4", recvBufferSize: 4 << 20 });
     await new Promise<void>((r) => socket.bind(0, "127.0.0.1", r));
@@ -126,7 +126,9 @@ describe("caching forwarder against unbound", () => {
     const coalesced = [
       ...text.matchAll(/^coredns_nodelocaldns_coalesced_queries_total\{[^}]*\} (\d+)$/gm),
     ].reduce((sum, m) => sum + Number(m[1]), 0);
-    assert.ok(coalesced > 0, `misses joined the flight in progress (${coalesced})`);
+    // Idle, most of them join the flight in progress; on a busy node the daemon may read the rest
+    // only after the answer came back, and they are cache hits. Either way: one upstream query.
+    t.diagnostic(`joined the flight in progress: ${coalesced}`);
   });
 
   test("100 queries pipelined on one TCP connection are all answered", async () => {
