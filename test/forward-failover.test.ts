@@ -130,13 +130,16 @@ describe("upstreams failing", () => {
     const { fwd, observer } = make(config([silent, good], { healthCheckMs: 200 }), { probeTimeoutMs: 300 });
     const o = await ask(fwd, "x.test");
     answered(o);
-    assert.ok(o.ms >= 1900 && o.ms < 3000, `took ${o.ms} ms`);
+    // After the silent one's 2 s attempt, within the 5 s deadline (busy-node margin above 2 s).
+    assert.ok(o.ms >= 1900 && o.ms < 5000, `took ${o.ms} ms`);
     assert.equal(o.kind === "reply" && o.upstream, good.address);
-    await until("silent marked down", () => fwd.upstreams()[0]!.healthy === false, 2000);
+    // Health checks every 200 ms (300 ms probe timeout): a few checks, with a busy node's margin.
+    await until("silent marked down", () => fwd.upstreams()[0]!.healthy === false, 5000);
     assert.ok(observer.checkFailures.includes(silent.address));
     const quick = await ask(fwd, "y.test");
     answered(quick);
-    assert.ok(quick.ms < 300, `took ${quick.ms} ms`);
+    // Straight to the good one: nowhere near the silent one's 2 s attempt timeout.
+    assert.ok(quick.ms < 1500, `took ${quick.ms} ms`);
     assert.deepEqual(
       fwd.upstreams().map((u) => u.healthy),
       [false, true],
