@@ -79,7 +79,8 @@ export class TimerWheel {
       for (const slot of bucket) {
         if (slot.fn === null) continue;
         if (slot.due > now) {
-          (keep ??= []).push(slot); // due in a later revolution
+          if (keep === null) keep = [];
+          keep.push(slot); // due in a later revolution
           continue;
         }
         const fn = slot.fn;
