@@ -203,6 +203,17 @@ describe("failing upstreams end as failed exchanges, never as a dead daemon", {
     );
   });
 
+  test("the loop probe's own UDP exchange survives a failed connect (no route, IPv6 off)", async () => {
+    const probe = new URL("../src/loop/probe.ts", import.meta.url).href;
+    const script = `import(${JSON.stringify(probe)}).then(async (m) => {
+      const out = [await m.sendProbe("192.0.2.1", 53, "1.2.example.", 1000), await m.sendProbe("fd00::1", 53, "1.2.example.", 1000)];
+      console.log(JSON.stringify(out));
+    });`;
+    const res = await ns.exec(process.execPath, ["-e", script]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stdout.trim(), "[null,null]", "both probes end without an answer, the process alive");
+  });
+
   test("many queries at once to an unreachable upstream: every one answered, the daemon alive", async () => {
     const names = Array.from({ length: 40 }, (_, i) => `q${i}.noroute.test`);
     const outcomes = await Promise.all(names.map((n) => digIn(ns, n, 4)));
