@@ -7,8 +7,10 @@ import {
   fitToLimit,
   nameInZone,
   nameToWire,
+  PARSE_BADVERS,
   PARSE_DROP,
   PARSE_FORMERR,
+  PARSE_NOTIMP,
   PARSE_OK,
   parseQuery,
   QueryView,
@@ -90,6 +92,25 @@ describe("parseQuery", () => {
     const reply = errorReply(view, RCODE.FORMERR);
     assert.equal(reply.readUInt16BE(0), 4242);
     assert.equal(reply[3]! & 0xf, RCODE.FORMERR);
+  });
+
+  test("an opcode other than QUERY is NOTIMP before the counts; EDNS version 1 is BADVERS", () => {
+    const view = new QueryView();
+    const status = Buffer.from(encodeQuery("a.b").subarray(0, 12));
+    status.writeUInt16BE(0, 4); // no question at all
+    status[2] = (status[2]! & 0x87) | (2 << 3);
+    assert.equal(parseQuery(status, view), PARSE_NOTIMP);
+    const notimp = errorReply(view, RCODE.NOTIMP);
+    assert.equal(notimp.length, 12);
+    assert.equal((notimp[2]! >> 3) & 0xf, 2, "opcode echoed");
+    assert.equal(notimp[3]! & 0x8f, RCODE.NOTIMP, "NOTIMP, no RA");
+    const v1 = encodeQuery("a.b", "A", { edns: 1232, do: true });
+    v1[v1.length - 5] = 1; // the OPT's version byte
+    assert.equal(parseQuery(v1, view), PARSE_BADVERS);
+    const badvers = errorReply(view, RCODE.BADVERS);
+    assert.equal(badvers[3]! & 0x8f, 0, "header rcode: the low bits of 16; no RA");
+    const opt = badvers.subarray(badvers.length - 11);
+    assert.deepEqual([opt[5], opt[6]], [1, 0], "extended rcode 1 (16 >> 4), version 0");
   });
 
   test("random bytes never throw (property)", () => {

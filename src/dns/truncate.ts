@@ -10,12 +10,14 @@ import { skipName } from "./names.ts";
  * keeps an OPT record of the additional section (moved to the end of what is kept), fixes the
  * section counts, sets TC=1, and returns the new length. Returns `length` unchanged when it already
  * fits. Allocates nothing. Compression pointers stay valid: they only point backwards, into the
- * prefix kept. A reply whose records cannot be walked is cut to its header and question.
+ * prefix kept. A reply whose question cannot be read is cut to its header.
  */
 export function fitToLimit(buf: Buffer, length: number, limit: number): number {
   if (length <= limit) return length;
   const qdcount = (buf[4]! << 8) | buf[5]!;
-  const counts = [(buf[6]! << 8) | buf[7]!, (buf[8]! << 8) | buf[9]!, (buf[10]! << 8) | buf[11]!];
+  const ancount = (buf[6]! << 8) | buf[7]!;
+  const nscount = (buf[8]! << 8) | buf[9]!;
+  const total = ancount + nscount + ((buf[10]! << 8) | buf[11]!);
   let offset = HEADER_LENGTH;
   for (let q = 0; q < qdcount && offset >= 0; q++) {
     const end = skipName(buf, offset);
@@ -23,32 +25,33 @@ export function fitToLimit(buf: Buffer, length: number, limit: number): number {
   }
   if (offset < 0) return cut(buf, HEADER_LENGTH, 0, 0, 0, 0);
   const questionEnd = offset;
-  // The OPT record (additional section only) must survive; find it first.
+  // The OPT record (root owner, in the additional section) must survive: find it first.
   let optStart = -1;
   let optEnd = -1;
-  const total = counts[0]! + counts[1]! + counts[2]!;
   for (let r = 0, at = questionEnd; r < total; r++) {
     const next = recordEnd(buf, at, length);
     if (next < 0) break;
-    if (r >= counts[0]! + counts[1]! && ((buf[at + 1]! << 8) | buf[at + 2]!) === TYPE.OPT && buf[at] === 0) {
+    if (r >= ancount + nscount && buf[at] === 0 && ((buf[at + 1]! << 8) | buf[at + 2]!) === TYPE.OPT) {
       optStart = at;
       optEnd = next;
     }
     at = next;
   }
-  const optLength = optStart < 0 ? 0 : optEnd - optStart;
-  // Walk the records again, keeping every record (OPT aside) while the prefix plus OPT still fits.
-  const kept = [0, 0, 0];
+  const optLength = optEnd - optStart;
+  // Keep every record (the OPT aside) while the prefix, plus the OPT when it lies beyond, still fits.
+  let keptAnswers = 0;
+  let keptAuthority = 0;
+  let keptAdditional = 0;
   let keptEnd = questionEnd;
   let optInside = false;
-  let at = questionEnd;
-  for (let r = 0; r < total; r++) {
+  for (let r = 0, at = questionEnd; r < total; r++) {
     const next = recordEnd(buf, at, length);
     if (next < 0) break;
-    const isOpt = at === optStart;
-    if (!isOpt && next + (optInside ? 0 : optLength) > limit) break;
-    if (isOpt) optInside = true;
-    else kept[sectionOf(r, counts)]!++;
+    if (at === optStart) optInside = true;
+    else if (next + (optInside ? 0 : optLength) > limit) break;
+    else if (r < ancount) keptAnswers++;
+    else if (r < ancount + nscount) keptAuthority++;
+    else keptAdditional++;
     keptEnd = next;
     at = next;
   }
@@ -56,7 +59,8 @@ export function fitToLimit(buf: Buffer, length: number, limit: number): number {
     buf.copyWithin(keptEnd, optStart, optEnd); // the OPT lies after the cut: move it down
     keptEnd += optLength;
   }
-  return cut(buf, keptEnd, qdcount, kept[0]!, kept[1]!, kept[2]! + (optStart >= 0 ? 1 : 0));
+  const additional = keptAdditional + (optStart >= 0 ? 1 : 0);
+  return cut(buf, keptEnd, qdcount, keptAnswers, keptAuthority, additional);
 }
 
 /** Writes the section counts and TC; returns `end` (the new length). */
@@ -79,9 +83,4 @@ function recordEnd(buf: Buffer, at: number, length: number): number {
   if (nameEnd < 0 || nameEnd + 10 > length) return -1;
   const end = nameEnd + 10 + ((buf[nameEnd + 8]! << 8) | buf[nameEnd + 9]!);
   return end > length ? -1 : end;
-}
-
-function sectionOf(index: number, counts: number[]): number {
-  if (index < counts[0]!) return 0;
-  return index < counts[0]! + counts[1]! ? 1 : 2;
 }
