@@ -83,10 +83,14 @@ describe("timer wheel", () => {
 });
 
 const QUERIES = 3200;
-/** The forward deadline, what the daemon owes on top, and room for dnsperf on a busy machine. */
+/**
+ * The forward deadline, what the daemon owes on top, and room for a busy machine (a load average of
+ * 24 on two cores cost 540 ms once): still far below a turn of the wheel (12.8 s) and below the
+ * 10 s after which a client with the usual 5 s timeout and two tries has given up.
+ */
 const DEADLINE_MS = 5000;
 const OWED_MS = 100;
-const BUSY_MARGIN_MS = 400;
+const BUSY_MARGIN_MS = 900;
 
 interface PerfSummary {
   completed: number;

@@ -18,6 +18,7 @@ import {
   type Upstream,
   uniqueLoopback,
 } from "./support/index.ts";
+import { endpointSliceJson, FakeKubeApi, namespaceJson, serviceJson } from "./support/kubeapi-server.ts";
 
 const MANY = 60;
 const manyRecords = Array.from(
@@ -228,5 +229,54 @@ describe("wire behaviour against unbound", () => {
 
   test("the daemon is still there", () => {
     assert.equal(daemon.isRunning(), true);
+  });
+});
+
+describe("truncation of cluster answers (a headless Service with 60 ready endpoints)", () => {
+  const api = new FakeKubeApi();
+  let server: Server;
+  let cachedServer: Server;
+
+  before(async () => {
+    await api.start();
+    api.create("namespace", namespaceJson("ns1"));
+    api.create("service", serviceJson("ns1", "big", { clusterIP: "None" }));
+    const endpoints = Array.from({ length: MANY }, (_, i) => ({ ip: `10.2.0.${i + 1}` }));
+    api.create("endpointslice", endpointSliceJson("ns1", "big-1", "big", endpoints));
+    const host = uniqueLoopback();
+    server = { host, port: await freePort(host) };
+    cachedServer = { host, port: await freePort(host) };
+    const block = (port: number, cache: string) => `cluster.local:${port} {
+    bind ${host}
+${cache}    kubernetes cluster.local {
+        endpoint ${api.url}
+    }
+}
+`;
+    await startDaemon({
+      corefile: block(server.port, "") + block(cachedServer.port, "    cache 30\n"),
+      readyProbe: server,
+    });
+  });
+
+  after(async () => {
+    await api.stop();
+    await cleanupAll();
+  });
+
+  test("UDP keeps the 29 records that fit in 512 bytes with TC; TCP gets all 60", async () => {
+    for (const target of [server, server, cachedServer, cachedServer]) {
+      let udp = inspect(await exchange(target, encodeQuery("big.ns1.svc.cluster.local", "A"), "udp"));
+      for (let i = 0; udp.answers === 0 && !udp.tc && i < 50; i++) {
+        await new Promise((r) => setTimeout(r, 100)); // the first sync
+        udp = inspect(await exchange(target, encodeQuery("big.ns1.svc.cluster.local", "A"), "udp"));
+      }
+      assert.equal(udp.tc, true);
+      // 12 + 31 question bytes, 16 per A record whose owner points at the question.
+      assert.equal(udp.answers, Math.floor((512 - 43) / 16));
+      const tcp = inspect(await exchange(target, encodeQuery("big.ns1.svc.cluster.local", "A"), "tcp"));
+      assert.equal(tcp.tc, false);
+      assert.equal(tcp.answers, MANY);
+    }
   });
 });
