@@ -44,6 +44,7 @@ const CASES: Case[] = [
   { zone: "tcprefused.test", upstream: "127.0.0.22", tcp: true, fast: true },
   { zone: "tcpreset.test", upstream: "127.0.0.23", tcp: true, fast: true },
   { zone: "tcpnoroute.test", upstream: "192.0.2.54", tcp: true, fast: true },
+  { zone: "tcpnov6.test", upstream: "[fd00::54]:53", tcp: true, fast: true },
   { zone: "tcpsilent.test", upstream: "127.0.0.24", tcp: true, fast: false },
   { zone: "udpsilent.test", upstream: "127.0.0.25", fast: false },
 ];
