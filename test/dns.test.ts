@@ -4,10 +4,13 @@ import * as packet from "dns-packet";
 import fc from "fast-check";
 import {
   errorReply,
+  fitToLimit,
   nameInZone,
   nameToWire,
+  PARSE_BADVERS,
   PARSE_DROP,
   PARSE_FORMERR,
+  PARSE_NOTIMP,
   PARSE_OK,
   parseQuery,
   QueryView,
@@ -89,6 +92,25 @@ describe("parseQuery", () => {
     const reply = errorReply(view, RCODE.FORMERR);
     assert.equal(reply.readUInt16BE(0), 4242);
     assert.equal(reply[3]! & 0xf, RCODE.FORMERR);
+  });
+
+  test("an opcode other than QUERY is NOTIMP before the counts; EDNS version 1 is BADVERS", () => {
+    const view = new QueryView();
+    const status = Buffer.from(encodeQuery("a.b").subarray(0, 12));
+    status.writeUInt16BE(0, 4); // no question at all
+    status[2] = (status[2]! & 0x87) | (2 << 3);
+    assert.equal(parseQuery(status, view), PARSE_NOTIMP);
+    const notimp = errorReply(view, RCODE.NOTIMP);
+    assert.equal(notimp.length, 12);
+    assert.equal((notimp[2]! >> 3) & 0xf, 2, "opcode echoed");
+    assert.equal(notimp[3]! & 0x8f, RCODE.NOTIMP, "NOTIMP, no RA");
+    const v1 = encodeQuery("a.b", "A", { edns: 1232, do: true });
+    v1[v1.length - 5] = 1; // the OPT's version byte
+    assert.equal(parseQuery(v1, view), PARSE_BADVERS);
+    const badvers = errorReply(view, RCODE.BADVERS);
+    assert.equal(badvers[3]! & 0x8f, 0, "header rcode: the low bits of 16; no RA");
+    const opt = badvers.subarray(badvers.length - 11);
+    assert.deepEqual([opt[5], opt[6]], [1, 0], "extended rcode 1 (16 >> 4), version 0");
   });
 
   test("random bytes never throw (property)", () => {
@@ -180,7 +202,7 @@ describe("stored replies", () => {
     );
   });
 
-  test("a reply over the client's limit becomes an empty TC=1 answer", () => {
+  test("a reply whose first record does not fit keeps only header and question, TC=1", () => {
     const stored = toStored(reply, scanReply(reply)!)!;
     const view = new QueryView();
     parseQuery(encodeQuery("www.example.com"), view);
@@ -189,5 +211,59 @@ describe("stored replies", () => {
     assert.equal(decoded.flag_tc, true);
     assert.equal(decoded.answers!.length, 0);
     assert.equal(decoded.questions!.length, 1);
+  });
+
+  describe("fitToLimit (miekg/dns Msg.Truncate's rule, in place)", () => {
+    const big = encodePacket({
+      type: "response",
+      id: 9,
+      flags: packet.RECURSION_DESIRED | packet.RECURSION_AVAILABLE,
+      questions: [{ name: "many.example.com", type: "A", class: "IN" }],
+      answers: Array.from({ length: 10 }, (_, i) => ({
+        name: "many.example.com",
+        type: "A",
+        ttl: 60,
+        data: `192.0.2.${i + 1}`,
+      })),
+      authorities: [{ name: "example.com", type: "NS", ttl: 60, data: "ns1.example.com" }],
+      additionals: [
+        { name: "ns1.example.com", type: "A", ttl: 60, data: "192.0.2.53" },
+        { type: "OPT", name: ".", udpPayloadSize: 1232, flags: 0, options: [] },
+        { name: "ns1.example.com", type: "AAAA", ttl: 60, data: "2001:db8::53" },
+      ],
+    });
+    const full = decodePacket(big);
+    const recordLength = (r: unknown) =>
+      (packet as unknown as { answer: { encodingLength(r: unknown): number } }).answer.encodingLength(r);
+
+    test("unchanged when it fits", () => {
+      const buf = Buffer.from(big);
+      assert.equal(fitToLimit(buf, buf.length, buf.length), buf.length);
+      assert.deepEqual(buf, big);
+    });
+
+    test("every limit: a prefix of whole records, OPT kept last, counts fixed, TC set", () => {
+      for (let limit = 40; limit < big.length; limit++) {
+        const buf = Buffer.alloc(big.length + 7, 0xee); // room after: the caller's scratch buffer
+        big.copy(buf);
+        const n = fitToLimit(buf, big.length, limit);
+        assert.ok(n <= Math.max(limit, 12 + 22 + 11), `limit ${limit}: ${n}`);
+        const out = decodePacket(buf.subarray(0, n));
+        assert.equal(out.flag_tc, true);
+        assert.equal(out.questions.length, 1);
+        const kept = [...out.answers, ...out.authorities, ...out.additionals.filter((r) => r.type !== "OPT")];
+        const all = [
+          ...full.answers,
+          ...full.authorities,
+          ...full.additionals.filter((r) => r.type !== "OPT"),
+        ];
+        assert.deepEqual(kept, all.slice(0, kept.length), `limit ${limit}: a prefix, in order`);
+        assert.equal(out.additionals.filter((r) => r.type === "OPT").length, 1, `limit ${limit}: OPT kept`);
+        assert.equal(out.additionals.at(-1)!.type, "OPT");
+        // As many as fit: the next record would not (dns-packet does not compress: lengths add up).
+        const nextLength = kept.length < all.length ? recordLength(all[kept.length]!) : 0;
+        if (kept.length < all.length) assert.ok(n + nextLength > limit, `limit ${limit}: room left for more`);
+      }
+    });
   });
 });

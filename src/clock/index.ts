@@ -15,30 +15,36 @@ interface Slot {
 }
 
 /**
- * A hashed timer wheel with a fixed tick. Firing may be late by up to one tick; that is the point:
- * thousands of query timeouts cost one interval timer.
+ * A hashed timer wheel with a fixed tick. Each timer goes to the bucket of the first tick at or
+ * after its due time, counted in absolute ticks (not from the cursor, which lags whenever the event
+ * loop is busy: a timer placed relative to a stale cursor reached its bucket early, was kept "for
+ * the next turn" and fired a whole revolution late). A timer never fires early and, while the
+ * event loop keeps up, at most one tick late: thousands of query timeouts cost one interval timer.
  */
 export class TimerWheel {
   readonly tickMs: number;
   private readonly buckets: Slot[][];
-  private cursor = 0;
-  private lastTick: number;
+  /** The last tick (absolute: time / tickMs) whose bucket has been run. */
+  private doneTick: number;
   private count = 0;
   private interval: NodeJS.Timeout | null = null;
   private readonly now: Now;
+  private readonly onError: (error: unknown) => void;
 
-  constructor(now: Now = systemNow, tickMs = 25, size = 512) {
+  /** `onError` hears a callback that threw; the other timers still run. */
+  constructor(now: Now = systemNow, tickMs = 25, size = 512, onError: (error: unknown) => void = () => {}) {
     this.now = now;
     this.tickMs = tickMs;
     this.buckets = Array.from({ length: size }, () => []);
-    this.lastTick = now();
+    this.doneTick = Math.floor(now() / tickMs);
+    this.onError = onError;
   }
 
   schedule(delayMs: number, fn: () => void): TimerHandle {
-    const slot: Slot = { due: this.now() + delayMs, fn };
-    const ticks = Math.max(1, Math.ceil(delayMs / this.tickMs));
-    const index = (this.cursor + Math.min(ticks, this.buckets.length - 1)) % this.buckets.length;
-    this.buckets[index]!.push(slot);
+    const slot: Slot = { due: this.now() + Math.max(0, delayMs), fn };
+    // Never into a bucket already run: that one would wait a whole revolution.
+    const tick = Math.max(Math.ceil(slot.due / this.tickMs), this.doneTick + 1);
+    this.buckets[tick % this.buckets.length]!.push(slot);
     this.count++;
     if (this.interval === null) this.start();
     return {
@@ -55,33 +61,44 @@ export class TimerWheel {
     return this.count;
   }
 
-  /** Advance the wheel to the current time; public so tests with a fake clock can drive it. */
+  /** Run every timer now due; public so tests with a fake clock can drive it. */
   advance(): void {
     const now = this.now();
-    while (this.lastTick + this.tickMs <= now) {
-      this.lastTick += this.tickMs;
-      this.cursor = (this.cursor + 1) % this.buckets.length;
-      const bucket = this.buckets[this.cursor]!;
+    const target = Math.floor(now / this.tickMs);
+    const size = this.buckets.length;
+    // Behind by more than a revolution: every bucket is visited once, firing all that is due.
+    let tick = Math.max(this.doneTick + 1, target - size + 1);
+    for (; tick <= target; tick++) {
+      const index = tick % size;
+      const bucket = this.buckets[index]!;
+      // Timers that the callbacks below schedule land after this tick, never in a bucket already run.
+      this.doneTick = tick;
       if (bucket.length === 0) continue;
-      const keep: Slot[] = [];
+      let keep: Slot[] | null = null;
+      this.buckets[index] = [];
       for (const slot of bucket) {
         if (slot.fn === null) continue;
-        if (slot.due > now + this.tickMs) {
-          keep.push(slot); // a delay longer than one revolution: stays for another turn
+        if (slot.due > now) {
+          if (keep === null) keep = [];
+          keep.push(slot); // due in a later revolution
           continue;
         }
         const fn = slot.fn;
         slot.fn = null;
         this.count--;
-        fn();
+        try {
+          fn();
+        } catch (error) {
+          this.onError(error);
+        }
       }
-      this.buckets[this.cursor] = keep;
+      if (keep !== null) this.buckets[index]!.push(...keep);
     }
+    this.doneTick = target;
     if (this.count === 0) this.stop();
   }
 
   private start(): void {
-    this.lastTick = this.now();
     this.interval = setInterval(() => this.advance(), this.tickMs);
     this.interval.unref();
   }

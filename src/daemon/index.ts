@@ -68,7 +68,7 @@ export class Daemon {
 
   constructor(deps: DaemonDeps) {
     this.deps = deps;
-    this.wheel = new TimerWheel(deps.now);
+    this.wheel = new TimerWheel(deps.now, 25, 512, (err) => deps.log.error({ err }, "timer callback failed"));
     this.control = new ControlNames(deps.controlToken ?? newToken());
     this.probe = new SelfProbe(
       {

@@ -6,13 +6,15 @@ import type { Metrics } from "../metrics/index.ts";
 
 export function forwardObserver(metrics: Metrics, errors: ErrorsLog | null = null): ForwardObserver {
   return {
-    upstreamResult(to, proto, rcode, seconds) {
+    upstreamResult(to, proto, rcode, seconds, detail) {
       if (rcode === "timeout" || rcode === "error") {
         // CoreDNS observes the proxy duration only for replies; failures are counted apart.
         metrics.upstreamFailures.labels(to, proto, rcode).inc();
         // Worded like Go's net errors, so consolidate patterns written for CoreDNS (".* i/o timeout$") match.
         const text =
-          rcode === "timeout" ? `read ${proto} ${to}: i/o timeout` : `${proto} ${to}: exchange failed`;
+          rcode === "timeout"
+            ? `read ${proto} ${to}: i/o timeout`
+            : `${proto} ${to}: exchange failed${detail ? `: ${detail}` : ""}`;
         errors?.report(to, `plugin/forward: ${text}`, { upstream: to, proto, reason: rcode });
         return;
       }

@@ -24,7 +24,10 @@ export class SelfResolver {
     return new Promise((resolve) => {
       const socket = dgram.createSocket(isIPv6(target.host) ? "udp6" : "udp4");
       const id = randomInt(65536);
+      let settled = false;
       const done = (reply: Buffer | null) => {
+        if (settled) return; // a second close would throw
+        settled = true;
         clearTimeout(timer);
         socket.close();
         resolve(reply);
@@ -34,7 +37,11 @@ export class SelfResolver {
       socket.on("message", (msg) => {
         if (msg.length >= 12 && msg.readUInt16BE(0) === id) done(msg);
       });
-      socket.send(buildQuery(id, nameWire, qtype), target.port, target.host);
+      try {
+        socket.send(buildQuery(id, nameWire, qtype), target.port, target.host);
+      } catch {
+        done(null);
+      }
     });
   }
 }

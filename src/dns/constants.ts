@@ -38,6 +38,8 @@ export const RCODE = {
   NXDOMAIN: 3,
   NOTIMP: 4,
   REFUSED: 5,
+  /** Extended RCODE (RFC 6891): the upper 8 bits go in the OPT record's TTL. */
+  BADVERS: 16,
 } as const;
 
 const RCODE_NAMES = [
@@ -52,6 +54,12 @@ const RCODE_NAMES = [
   "NXRRSET",
   "NOTAUTH",
   "NOTZONE",
+  "RCODE11",
+  "RCODE12",
+  "RCODE13",
+  "RCODE14",
+  "RCODE15",
+  "BADVERS",
 ];
 
 export function rcodeName(rcode: number): string {

@@ -18,8 +18,17 @@ export const PARSE_OK = 0;
 export const PARSE_FORMERR = 1;
 /** Not even a header, or a response: drop silently. */
 export const PARSE_DROP = 2;
+/** An opcode other than QUERY: answer NOTIMP, whatever else the message holds (nothing more is read). */
+export const PARSE_NOTIMP = 3;
+/** A readable query whose OPT has an EDNS version other than 0: answer BADVERS (RFC 6891 6.1.3). */
+export const PARSE_BADVERS = 4;
 
-export type ParseResult = typeof PARSE_OK | typeof PARSE_FORMERR | typeof PARSE_DROP;
+export type ParseResult =
+  | typeof PARSE_OK
+  | typeof PARSE_FORMERR
+  | typeof PARSE_DROP
+  | typeof PARSE_NOTIMP
+  | typeof PARSE_BADVERS;
 
 /** A mutable view of one query; one per socket, refilled for every packet. */
 export class QueryView {
@@ -46,6 +55,7 @@ export class QueryView {
 /** Parse `buf` as a query into `view`. */
 export function parseQuery(buf: Buffer, view: QueryView): ParseResult {
   view.buf = buf;
+  view.qdcount = 0;
   view.qnameEnd = 0;
   view.questionEnd = 0;
   view.hasOpt = false;
@@ -58,6 +68,7 @@ export function parseQuery(buf: Buffer, view: QueryView): ParseResult {
   view.flags = flags;
   view.opcode = (flags & OPCODE_MASK) >> 11;
   view.checkingDisabled = (flags & FLAG_CD) !== 0;
+  if (view.opcode !== 0) return PARSE_NOTIMP; // before the section counts, as CoreDNS (miekg/dns)
   const qdcount = (buf[4]! << 8) | buf[5]!;
   const ancount = (buf[6]! << 8) | buf[7]!;
   const nscount = (buf[8]! << 8) | buf[9]!;
@@ -92,6 +103,7 @@ export function parseQuery(buf: Buffer, view: QueryView): ParseResult {
 
   // Additional section: find at most one OPT; skip anything else (e.g. TSIG, cookies live in OPT).
   let offset = view.questionEnd;
+  let ednsVersion = 0;
   for (let r = 0; r < arcount; r++) {
     const nameEnd = skipName(buf, offset);
     if (nameEnd < 0 || nameEnd + 10 > buf.length) return PARSE_FORMERR;
@@ -105,6 +117,7 @@ export function parseQuery(buf: Buffer, view: QueryView): ParseResult {
       const size = (buf[nameEnd + 2]! << 8) | buf[nameEnd + 3]!;
       view.udpSize = Math.max(size, MIN_UDP_SIZE);
       view.dnssecOk = (((buf[nameEnd + 6]! << 8) | buf[nameEnd + 7]!) & EDNS_DO) !== 0;
+      ednsVersion = buf[nameEnd + 5]!;
     }
     offset = next;
   }
@@ -117,7 +130,7 @@ export function parseQuery(buf: Buffer, view: QueryView): ParseResult {
   h1 = Math.imul(h1 ^ bits, 0x01000193);
   h2 = Math.imul(h2 + qtype + (view.qclass << 16) + (bits << 28), 0x5bd1e995) ^ (h2 >>> 13);
   view.key = (h1 >>> 0) * 0x200000 + (h2 & 0x1fffff);
-  return PARSE_OK;
+  return ednsVersion === 0 ? PARSE_OK : PARSE_BADVERS;
 }
 
 /** Whether a query's question (name case-insensitively, type and class exactly) matches a stored one. */

@@ -7,7 +7,6 @@ import {
   FLAG_AA,
   FLAG_CD,
   FLAG_QR,
-  FLAG_RA,
   FLAG_RD,
   FLAG_TC,
   HEADER_LENGTH,
@@ -18,6 +17,7 @@ import {
 } from "./constants.ts";
 import type { QueryView } from "./query.ts";
 import type { ReplyScan } from "./records.ts";
+import { fitToLimit } from "./truncate.ts";
 
 /**
  * A reply kept as wire bytes (without OPT) with the offsets of its TTL fields. The lists are plain
@@ -32,16 +32,22 @@ export interface StoredReply {
   ttls: number[];
 }
 
-/** Our OPT record (root owner, our UDP size, DO as asked) at `offset`. */
-export function writeOpt(out: Buffer, offset: number, dnssecOk: boolean): void {
+/** Our OPT record (root owner, our UDP size, version 0, DO as asked, no options) at `offset`. */
+export function writeOpt(out: Buffer, offset: number, dnssecOk: boolean, extendedRcode = 0): void {
   out[offset] = 0; // root owner
   out.writeUInt16BE(TYPE.OPT, offset + 1);
   out.writeUInt16BE(ADVERTISED_UDP_SIZE, offset + 3);
-  out.writeUInt32BE(dnssecOk ? EDNS_DO : 0, offset + 5);
+  out[offset + 5] = extendedRcode >> 4; // the upper 8 bits of a 12-bit rcode
+  out[offset + 6] = 0; // EDNS version 0
+  out.writeUInt16BE(dnssecOk ? EDNS_DO : 0, offset + 7);
   out.writeUInt16BE(0, offset + 9);
 }
 
-/** Header + question (when readable) + OPT (when the query had one), with the given rcode. */
+/**
+ * Header + question (when readable) + OPT (when the query had one), with the given rcode (an
+ * extended one goes partly into the OPT). RA is not set: CoreDNS sets it on none of the replies it
+ * makes itself; it means something on answers, which carry the upstream's bit.
+ */
 export function errorReply(view: QueryView, rcode: number, extraFlags = 0): Buffer {
   const questionLength = view.questionEnd > 0 ? view.questionEnd - HEADER_LENGTH : 0;
   const withOpt = view.hasOpt && questionLength > 0;
@@ -50,27 +56,20 @@ export function errorReply(view: QueryView, rcode: number, extraFlags = 0): Buff
   out[0] = q[0]!;
   out[1] = q[1]!;
   const flags =
-    FLAG_QR | (view.flags & (OPCODE_MASK | FLAG_RD | FLAG_CD)) | FLAG_RA | extraFlags | (rcode & 0xf);
+    FLAG_QR | (view.flags & (OPCODE_MASK | FLAG_RD | FLAG_CD)) | extraFlags | (rcode & RCODE_MASK);
   out.writeUInt16BE(flags, 2);
   out.writeUInt16BE(questionLength > 0 ? 1 : 0, 4);
   out.writeUInt32BE(0, 6); // ANCOUNT, NSCOUNT
   out.writeUInt16BE(withOpt ? 1 : 0, 10);
   if (questionLength > 0) q.copy(out, HEADER_LENGTH, HEADER_LENGTH, view.questionEnd);
-  if (withOpt) writeOpt(out, HEADER_LENGTH + questionLength, view.dnssecOk);
-  return out;
-}
-
-/** The reply for a UDP client whose payload limit the full answer exceeds: empty, TC=1. */
-export function truncatedReply(view: QueryView, replyFlags: number): Buffer {
-  const out = errorReply(view, replyFlags & RCODE_MASK);
-  out.writeUInt16BE((out.readUInt16BE(2) & ~FLAG_AA) | (replyFlags & FLAG_AA) | FLAG_TC, 2);
+  if (withOpt) writeOpt(out, HEADER_LENGTH + questionLength, view.dnssecOk, rcode);
   return out;
 }
 
 /**
  * The hot path: copy a stored reply for this query. Writes the client's ID and question spelling,
  * RD/CD from the query, AA as given, each TTL counted down by `elapsedSec`, and our OPT when the
- * client sent one. Returns the truncated form when `limit` (UDP) is exceeded.
+ * client sent one. Over `limit` (UDP), keeps the whole records that fit and sets TC (fitToLimit).
  */
 export function renderStored(
   stored: StoredReply,
@@ -85,7 +84,6 @@ export function renderStored(
     (((wire[2]! << 8) | wire[3]!) & ~(FLAG_RD | FLAG_CD | FLAG_AA | FLAG_TC)) |
     (view.flags & (FLAG_RD | FLAG_CD)) |
     (authoritative ? FLAG_AA : 0);
-  if (size > limit) return truncatedReply(view, flags);
   const out = Buffer.allocUnsafe(size);
   wire.copy(out, 0, 0, wire.length);
   const q = view.buf;
@@ -104,7 +102,8 @@ export function renderStored(
     writeOpt(out, wire.length, view.dnssecOk);
     out.writeUInt16BE(((wire[10]! << 8) | wire[11]!) + 1, 10);
   }
-  return out;
+  if (size <= limit) return out;
+  return out.subarray(0, fitToLimit(out, size, limit));
 }
 
 /**

@@ -154,7 +154,7 @@ export class QueryTask {
       fail: (kind: FailKind, reason: string) => {
         if (seq !== this.seq || this.done) return;
         this.current = null;
-        observer.upstreamResult(upstream.key, proto, kind, seconds());
+        observer.upstreamResult(upstream.key, proto, kind, seconds(), reason);
         upstream.health.failure();
         this.lastFailure = `${upstream.key}/${proto}: ${reason}`;
         this.attempt();

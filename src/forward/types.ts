@@ -14,8 +14,8 @@ export type ForwardCallback = (outcome: ForwardOutcome) => void;
 
 /** What the forwarder reports; the metrics module implements it. */
 export interface ForwardObserver {
-  /** One upstream exchange finished (rcode name, or "timeout"/"error"). */
-  upstreamResult(to: string, proto: "udp" | "tcp", rcode: string, seconds: number): void;
+  /** One upstream exchange finished (rcode name, or "timeout"/"error" with what went wrong). */
+  upstreamResult(to: string, proto: "udp" | "tcp", rcode: string, seconds: number, detail?: string): void;
   healthcheckFailure(to: string): void;
   allUpstreamsDown(): void;
   maxConcurrentReject(): void;

@@ -48,19 +48,27 @@ export function udpExchange(
   };
 
   socket.on("message", onMessage);
-  socket.on("error", (err) => {
+  const failed = (err: Error): void => {
     if (done) return;
     finish();
     sink.fail("error", err.message);
-  });
-  socket.connect(port, host, () => {
+  };
+  socket.on("error", failed);
+  // dgram hands a failed connect (ENETUNREACH, EAFNOSUPPORT, ...) to this callback, not to 'error';
+  // the socket is then unconnected, and a send without an address would throw.
+  socket.connect(port, host, (err?: Error) => {
     if (done) return;
-    socket.send(wire, (err) => {
-      if (err && !done) {
-        finish();
-        sink.fail("error", err.message);
-      }
-    });
+    if (err) {
+      failed(err);
+      return;
+    }
+    try {
+      socket.send(wire, (sendErr) => {
+        if (sendErr) failed(sendErr);
+      });
+    } catch (sendErr) {
+      failed(sendErr as Error);
+    }
   });
   return {
     cancel() {

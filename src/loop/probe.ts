@@ -35,7 +35,11 @@ export function sendProbe(
       if (done) return;
       done = true;
       clearTimeout(timer);
-      sock.close();
+      try {
+        sock.close();
+      } catch {
+        // already closed
+      }
       resolve(rcode);
     };
     const timer = setTimeout(() => finish(null), timeoutMs);
@@ -43,8 +47,17 @@ export function sendProbe(
     sock.on("message", (reply) => {
       if (reply.length >= 12 && reply.readUInt16BE(0) === id) finish(reply[3]! & 0x0f);
     });
-    sock.connect(port, host, () =>
-      sock.send(buildQuery(id, nameToWire(name), TYPE.HINFO), (err) => err && finish(null)),
-    );
+    // A failed connect comes to this callback (not to 'error') and leaves the socket unconnected.
+    sock.connect(port, host, (err?: Error) => {
+      if (err || done) {
+        finish(null);
+        return;
+      }
+      try {
+        sock.send(buildQuery(id, nameToWire(name), TYPE.HINFO), (sendErr) => sendErr && finish(null));
+      } catch {
+        finish(null);
+      }
+    });
   });
 }

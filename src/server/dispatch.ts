@@ -1,7 +1,18 @@
 // From raw packet to chain: parse, reject what must be rejected, route, run. Per-query failures
 // end here as SERVFAIL; nothing escapes to the socket handler.
 
-import { errorReply, PARSE_DROP, PARSE_FORMERR, parseQuery, RCODE, TYPE } from "../dns/index.ts";
+import {
+  CLASS_IN,
+  errorReply,
+  PARSE_BADVERS,
+  PARSE_DROP,
+  PARSE_FORMERR,
+  PARSE_NOTIMP,
+  PARSE_OK,
+  parseQuery,
+  RCODE,
+  TYPE,
+} from "../dns/index.ts";
 import type { ControlNames } from "./control.ts";
 import type { Query } from "./query.ts";
 import type { Router } from "./router.ts";
@@ -14,6 +25,12 @@ export interface DispatchHooks {
   failed(query: Query, error: unknown): void;
 }
 
+const REJECTED_RCODE = {
+  [PARSE_FORMERR]: RCODE.FORMERR,
+  [PARSE_NOTIMP]: RCODE.NOTIMP,
+  [PARSE_BADVERS]: RCODE.BADVERS,
+} as const;
+
 export function dispatch(query: Query, packet: Buffer, router: Router, hooks: DispatchHooks): void {
   query.startedAt = hooks.clock();
   const parsed = parseQuery(packet, query);
@@ -23,15 +40,13 @@ export function dispatch(query: Query, packet: Buffer, router: Router, hooks: Di
   }
   if (query.transport.proto === "udp") query.limit = query.udpSize;
   try {
-    if (parsed === PARSE_FORMERR) {
-      query.sendFinal(errorReply(query, RCODE.FORMERR));
+    // Refusals in CoreDNS's order: opcode, then the message's shape, then EDNS version and class,
+    // all before any lookup.
+    if (parsed !== PARSE_OK) {
+      query.sendFinal(errorReply(query, REJECTED_RCODE[parsed]));
       return;
     }
-    if (query.opcode !== 0) {
-      query.sendFinal(errorReply(query, RCODE.NOTIMP));
-      return;
-    }
-    if (query.qtype === TYPE.AXFR || query.qtype === TYPE.IXFR) {
+    if (query.qclass !== CLASS_IN || query.qtype === TYPE.AXFR || query.qtype === TYPE.IXFR) {
       query.sendFinal(errorReply(query, RCODE.REFUSED));
       return;
     }

@@ -25,6 +25,19 @@ function literalLookup(
   callback(null, address, address.includes(":") ? 6 : 4);
 }
 
+/**
+ * A reply through the UDP socket. Send errors arrive on the socket's 'error' event (ignored there);
+ * a socket closed meanwhile throws at once, which must not reach the caller (a forward callback, a
+ * timer): the client will ask again.
+ */
+function sendQuietly(udp: dgram.Socket | null, reply: Buffer, port: number, address: string): void {
+  try {
+    udp?.send(reply, port, address);
+  } catch {
+    // closed while the answer was on its way
+  }
+}
+
 export interface ListenerOptions {
   host: string;
   port: number;
@@ -73,7 +86,7 @@ export class Listener {
       send: (query, reply) => {
         finished();
         if (this.detached) this.queueReply(reply, query.remotePort, query.remoteAddress);
-        else this.udp?.send(reply, query.remotePort, query.remoteAddress);
+        else sendQuietly(this.udp, reply, query.remotePort, query.remoteAddress);
       },
     };
     this.tcpTransport = {
@@ -86,7 +99,11 @@ export class Listener {
         const framed = Buffer.allocUnsafe(reply.length + 2);
         framed.writeUInt16BE(reply.length, 0);
         reply.copy(framed, 2);
-        socket.write(framed);
+        try {
+          socket.write(framed);
+        } catch {
+          socket.destroy(); // the connection broke under us; the client will ask again
+        }
       },
     };
   }
