@@ -13,6 +13,7 @@ export {
   type SelfProbeOptions,
 } from "./probe.ts";
 
+export { Heartbeat, type HeartbeatOptions } from "./heartbeat.ts";
 export { installTestHooks, TEST_HOOKS_ENV, testHooksEnabled } from "./test-hooks.ts";
 
 // Loaded with require(): see src/metrics/http.ts (an ESM import of node:http loads undici).
