@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { after, describe, test } from "node:test";
-import { type LoadQuery } from "./fixtures/dns-load.ts";
+import type { LoadQuery } from "./fixtures/dns-load.ts";
 import { digIn, logMessages, ruleLines, until } from "./fixtures/netns-daemon.ts";
 import {
   KUBE_DNS_ANSWER,
@@ -32,11 +32,13 @@ after(() => cleanupAll());
 /** Every target, both protocols, answered by `who` (dig from the pod). */
 async function answeredBy(shape: NodeShape, who: string): Promise<boolean> {
   for (const ip of [LINK_LOCAL, KUBE_DNS_IP])
-    for (const tcp of [false, true]) if ((await digIn(shape.pod, ip, "a.example.test", tcp)) !== who) return false;
+    for (const tcp of [false, true])
+      if ((await digIn(shape.pod, ip, "a.example.test", tcp)) !== who) return false;
   return true;
 }
 
-const sentIn = (qs: readonly LoadQuery[], from: number, to: number) => qs.filter((q) => q.at >= from && q.at < to);
+const sentIn = (qs: readonly LoadQuery[], from: number, to: number) =>
+  qs.filter((q) => q.at >= from && q.at < to);
 const answered = (q: LoadQuery) => q.outcome === LOCAL_ANSWER || q.outcome === KUBE_DNS_ANSWER;
 
 function report(label: string, qs: readonly LoadQuery[]): void {
@@ -63,7 +65,10 @@ async function killRestartStop(shape: NodeShape): Promise<void> {
   for (const proto of ["udp", "tcp"])
     for (const target of [LINK_LOCAL, KUBE_DNS_IP]) {
       const some = late1.filter((q) => q.proto === proto && q.target === target);
-      assert.ok(some.length > 0 && some.every((q) => q.outcome === KUBE_DNS_ANSWER), `${proto} ${target}: ${summarize(some)}`);
+      assert.ok(
+        some.length > 0 && some.every((q) => q.outcome === KUBE_DNS_ANSWER),
+        `${proto} ${target}: ${summarize(some)}`,
+      );
     }
 
   // 2. Start again under load: nothing fails, and the cache takes the traffic back.
@@ -76,7 +81,11 @@ async function killRestartStop(shape: NodeShape): Promise<void> {
   load2.proc.child.kill("SIGTERM");
   const q2 = await load2.result();
   report("restart", q2);
-  assert.deepEqual(q2.filter((q) => !answered(q)), [], summarize(q2));
+  assert.deepEqual(
+    q2.filter((q) => !answered(q)),
+    [],
+    summarize(q2),
+  );
   assert.ok(sentIn(q2, t2, Infinity).some((q) => q.outcome === LOCAL_ANSWER));
 
   // 3. SIGSTOP: the sockets stay, but 2 s on every query is answered by kube-dns; SIGCONT: ours.
@@ -96,8 +105,14 @@ async function killRestartStop(shape: NodeShape): Promise<void> {
   report("SIGSTOP after 2 s", wedged);
   report("after SIGCONT", sentIn(q3, contAt, Infinity));
   assert.ok(wedged.length > 100);
-  assert.ok(wedged.every((q) => q.outcome === KUBE_DNS_ANSWER), summarize(wedged));
-  assert.deepEqual(sentIn(q3, contAt, Infinity).filter((q) => !answered(q)), []);
+  assert.ok(
+    wedged.every((q) => q.outcome === KUBE_DNS_ANSWER),
+    summarize(wedged),
+  );
+  assert.deepEqual(
+    sentIn(q3, contAt, Infinity).filter((q) => !answered(q)),
+    [],
+  );
 
   const exit = await daemon.stop("SIGTERM", 15_000);
   assert.equal(exit.code, 0, daemon.output());
@@ -121,22 +136,44 @@ describe("fail open: a dead or stopped cache never black-holes DNS", {
     await killRestartStop(shape);
     // Nothing of ours in iptables on such a node.
     for (const table of ["raw", "filter", "nat"])
-      assert.deepEqual((await ruleLines(shape.node, 4, table)).filter((l) => l.includes("NodeLocal")), []);
+      assert.deepEqual(
+        (await ruleLines(shape.node, 4, table)).filter((l) => l.includes("NodeLocal")),
+        [],
+      );
   });
 
   test("upgrade over node-cache's unconditional rules, which an old pod keeps re-inserting", async () => {
     const shape = await nodeShape("iptables", "nft");
     const plant = (ip: string, proto: string) =>
       shape.node.run("iptables-nft", [
-        "-t", "raw", "-I", "PREROUTING", "1", "-p", proto, "-d", ip, "--dport", "53",
-        "-j", "NOTRACK", "-m", "comment", "--comment", SKIP_CONNTRACK,
+        "-t",
+        "raw",
+        "-I",
+        "PREROUTING",
+        "1",
+        "-p",
+        proto,
+        "-d",
+        ip,
+        "--dport",
+        "53",
+        "-j",
+        "NOTRACK",
+        "-m",
+        "comment",
+        "--comment",
+        SKIP_CONNTRACK,
       ]);
     for (const ip of [LINK_LOCAL, KUBE_DNS_IP]) for (const p of ["tcp", "udp"]) await plant(ip, p);
     const daemon = await shape.startDaemon();
     await until("answers from the cache", () => answeredBy(shape, LOCAL_ANSWER), 10_000);
     // The old pod's sync puts its rule back on top; ours (sync every 1 s) move above it again.
     await plant(LINK_LOCAL, "udp");
-    await until("order restored", async () => logMessages(daemon, /^Moved nodelocaldns rules/).length > 0, 5000);
+    await until(
+      "order restored",
+      async () => logMessages(daemon, /^Moved nodelocaldns rules/).length > 0,
+      5000,
+    );
     const pre = await ruleLines(shape.node, 4, "raw", "PREROUTING");
     for (const ip of [LINK_LOCAL, KUBE_DNS_IP])
       for (const p of ["tcp", "udp"]) {
@@ -152,6 +189,9 @@ describe("fail open: a dead or stopped cache never black-holes DNS", {
     await until("answers from the cache", () => answeredBy(shape, LOCAL_ANSWER), 10_000);
     assert.equal((await next.stop("SIGTERM", 15_000)).code, 0);
     for (const table of ["raw", "filter", "nat"])
-      assert.deepEqual((await ruleLines(shape.node, 4, table)).filter((l) => l.includes("NodeLocal")), []);
+      assert.deepEqual(
+        (await ruleLines(shape.node, 4, table)).filter((l) => l.includes("NodeLocal")),
+        [],
+      );
   });
 });

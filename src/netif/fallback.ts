@@ -44,7 +44,19 @@ function fallbackRule(ip: string, proto: string, dnsPort: number, target: string
     family: familyOf(ip),
     table: "nat",
     chain: "PREROUTING",
-    args: ["-p", proto, "-d", ip, "--dport", String(dnsPort), ...target, "-m", "comment", "--comment", COMMENT_FALLBACK],
+    args: [
+      "-p",
+      proto,
+      "-d",
+      ip,
+      "--dport",
+      String(dnsPort),
+      ...target,
+      "-m",
+      "comment",
+      "--comment",
+      COMMENT_FALLBACK,
+    ],
   };
 }
 

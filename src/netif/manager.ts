@@ -6,7 +6,13 @@ import { isIP } from "node:net";
 import { FlagError } from "../errors/index.ts";
 import type { Exec } from "./exec.ts";
 import { InterfaceError, type LinkLog, LinkManager } from "./interface.ts";
-import { type Backend, type BackendNames, DEFAULT_BACKEND_NAMES, IptablesRunner, resolveBackend } from "./iptables.ts";
+import {
+  type Backend,
+  type BackendNames,
+  DEFAULT_BACKEND_NAMES,
+  IptablesRunner,
+  resolveBackend,
+} from "./iptables.ts";
 import { NftRunner } from "./nftables.ts";
 import {
   IptablesRuleSet,

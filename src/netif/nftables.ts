@@ -44,7 +44,9 @@ export function nftTableBody(input: NftRulesInput): string {
     const set = familyOf(ip) === 6 ? "alive6" : "alive4";
     const skip = `comment ${q(COMMENT_SKIP_CONNTRACK)}`;
     pre.push(`${f} daddr ${ip} udp dport ${dns} ${f} daddr @${set} socket wildcard 0 notrack accept ${skip}`);
-    pre.push(`${f} daddr ${ip} tcp dport ${dns} ${f} daddr @${set} socket transparent 0 notrack accept ${skip}`);
+    pre.push(
+      `${f} daddr ${ip} tcp dport ${dns} ${f} daddr @${set} socket transparent 0 notrack accept ${skip}`,
+    );
     out.push(`${f} saddr ${ip} udp sport ${dns} update @${set} { ${f} saddr }`);
     out.push(`${f} saddr ${ip} meta l4proto { tcp, udp } th sport ${dns} notrack ${skip}`);
     out.push(`${f} daddr ${ip} meta l4proto { tcp, udp } th dport ${dns} notrack ${skip}`);
@@ -144,7 +146,11 @@ export class NftRunner {
   async remove(): Promise<void> {
     const res = await this.exec(this.nft, ["delete", "table", "inet", NFT_TABLE]);
     if (res.code !== 0 && !/No such file or directory/.test(res.stderr))
-      throw new ExecError(commandLine(this.nft, ["delete", "table", "inet", NFT_TABLE]), res.code, res.stderr);
+      throw new ExecError(
+        commandLine(this.nft, ["delete", "table", "inet", NFT_TABLE]),
+        res.code,
+        res.stderr,
+      );
   }
 
   /** kube-proxy's nftables-mode tables (`ip kube-proxy`, `ip6 kube-proxy`) as text; "" when absent. */

@@ -2,10 +2,10 @@
 // nftables table. Each knows how to make the node match (ensure, run at start and every sync) and
 // how to remove everything of ours, old forms included (teardown).
 
-import { classifyIptablesError, type IptablesErrorType, type IptablesRunner } from "./iptables.ts";
 import { planFallback, removeStaleFallbacks } from "./fallback.ts";
 import { canonicalIp, type LinkLog } from "./interface.ts";
-import { NftRunner, nftServes, nftTableBody } from "./nftables.ts";
+import { classifyIptablesError, type IptablesErrorType, type IptablesRunner } from "./iptables.ts";
+import { type NftRunner, nftServes, nftTableBody } from "./nftables.ts";
 import {
   classifyListed,
   conditionalNotrack,
@@ -106,7 +106,9 @@ export class IptablesRuleSet implements RuleSet {
             await this.runner.delete(notrack);
             await this.runner.ensure(accept);
             await this.runner.ensure(notrack);
-            this.ctx.log.info(`Moved nodelocaldns rules for ${ip} ${proto} back to the top of raw PREROUTING`);
+            this.ctx.log.info(
+              `Moved nodelocaldns rules for ${ip} ${proto} back to the top of raw PREROUTING`,
+            );
           }
       } catch (err) {
         this.fail(`ordering raw PREROUTING (IPv${family})`, err);
@@ -121,7 +123,9 @@ export class IptablesRuleSet implements RuleSet {
       if (notes !== this.lastNotes) {
         this.lastNotes = notes;
         const what = plan.rules.length > 0 ? `${plan.rules.length} rules` : "none";
-        this.ctx.log.info(`kube-proxy mode ${plan.mode}; link-local fallback: ${what} ${plan.notes.join("; ")}`);
+        this.ctx.log.info(
+          `kube-proxy mode ${plan.mode}; link-local fallback: ${what} ${plan.notes.join("; ")}`,
+        );
       }
       await removeStaleFallbacks(this.runner, this.families(), plan.rules);
       for (const rule of plan.rules) {
@@ -181,7 +185,9 @@ export class NftRuleSet implements RuleSet {
       this.ctx.log.info(`Added back nodelocaldns nftables table inet nodelocaldns (fallback: ${to})`);
       return { present: 0, added: 1, failed: 0 };
     } catch (err) {
-      this.ctx.log.error(`Error setting up nftables table inet nodelocaldns, error - ${(err as Error).message}`);
+      this.ctx.log.error(
+        `Error setting up nftables table inet nodelocaldns, error - ${(err as Error).message}`,
+      );
       this.ctx.report("iptables", err);
       return { present: 0, added: 0, failed: 1 };
     }

@@ -47,7 +47,16 @@ function rule(family: Family, table: Table, chain: Chain, args: string[], commen
 /** The conditional NOTRACK: a recent answer from L, and a socket bound to L itself (not a wildcard). */
 export function conditionalNotrack(ip: string, proto: string, dnsPort: number): Rule {
   const match = ["-p", proto, "-d", ip, "--dport", String(dnsPort)];
-  const alive = ["-m", "recent", "--rcheck", "--seconds", String(ALIVE_SECONDS), "--name", ALIVE_LIST, "--rdest"];
+  const alive = [
+    "-m",
+    "recent",
+    "--rcheck",
+    "--seconds",
+    String(ALIVE_SECONDS),
+    "--name",
+    ALIVE_LIST,
+    "--rdest",
+  ];
   return rule(
     familyOf(ip),
     "raw",
@@ -141,7 +150,7 @@ export function classifyListed(line: string, dnsPort: number): ListedRule | null
     const i = a.indexOf(flag);
     return i >= 0 ? a[i + 1] : undefined;
   };
-  if (!(at("--comment") ?? "").startsWith("NodeLocal DNS Cache")) return null;
+  if (!line.includes("NodeLocal DNS Cache")) return null;
   const ip = at("-d")?.replace(/\/(32|128)$/, "");
   const proto = at("-p");
   if (ip === undefined || proto === undefined || at("--dport") !== String(dnsPort)) return null;
