@@ -45,6 +45,14 @@ function report(label: string, qs: readonly LoadQuery[]): void {
   process.stderr.write(`# ${label}: ${qs.length} queries: ${summarize(qs)}\n`);
 }
 
+/** How long after `event` the last query that failed was sent (the kernel's switch-over time). */
+function switchedAfter(label: string, qs: readonly LoadQuery[], event: number): void {
+  const failed = qs.filter((q) => q.at >= event && !answered(q)).map((q) => q.at - event);
+  process.stderr.write(
+    `# ${label}: last failed query sent ${failed.length > 0 ? Math.max(...failed) : "-"} ms after\n`,
+  );
+}
+
 /** SIGKILL, then start again, then SIGSTOP for 4 s and SIGCONT, all under load. */
 async function killRestartStop(shape: NodeShape): Promise<void> {
   let daemon = await shape.startDaemon();
@@ -61,6 +69,7 @@ async function killRestartStop(shape: NodeShape): Promise<void> {
   report("first second after the kill", sentIn(q1, killedAt, killedAt + 1000));
   const late1 = sentIn(q1, killedAt + 1000, Infinity);
   report("1 s after the kill onwards", late1);
+  switchedAfter("SIGKILL", q1, killedAt);
   assert.ok(late1.length > 150, summarize(late1));
   for (const proto of ["udp", "tcp"])
     for (const target of [LINK_LOCAL, KUBE_DNS_IP]) {
@@ -104,6 +113,7 @@ async function killRestartStop(shape: NodeShape): Promise<void> {
   const wedged = sentIn(q3, stoppedAt + 2000, contAt);
   report("SIGSTOP after 2 s", wedged);
   report("after SIGCONT", sentIn(q3, contAt, Infinity));
+  switchedAfter("SIGSTOP", sentIn(q3, 0, contAt), stoppedAt);
   assert.ok(wedged.length > 100);
   assert.ok(
     wedged.every((q) => q.outcome === KUBE_DNS_ANSWER),
