@@ -21,9 +21,10 @@ RUN npm run build \
 FROM ${NODE_IMAGE}
 # iproute2: `ip` for the link-local interface. iptables: Debian ships iptables-nft and
 # iptables-legacy side by side (update-alternatives); the wrapper below picks the one the node uses.
+# nftables: `nft` for nodes where kube-proxy runs in nftables mode (our own table there).
 # tini: PID 1 that forwards SIGTERM to node and reaps the ip/iptables children.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends iproute2 iptables tini \
+ && apt-get install -y --no-install-recommends iproute2 iptables nftables tini \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log \
  && rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack /opt/yarn-* \
  && rm -f /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /usr/local/bin/yarn /usr/local/bin/yarnpkg
