@@ -53,15 +53,15 @@ function switchedAfter(label: string, qs: readonly LoadQuery[], event: number): 
   );
 }
 
-/** SIGKILL, then start again, then SIGSTOP for 4 s and SIGCONT, all under load. */
-async function killRestartStop(shape: NodeShape): Promise<void> {
+/** SIGKILL, then start again, then (with `sigstop`) SIGSTOP for 3.5 s and SIGCONT, all under load. */
+async function killRestartStop(shape: NodeShape, sigstop: boolean): Promise<void> {
   let daemon = await shape.startDaemon();
   await until("answers from the cache", () => answeredBy(shape, LOCAL_ANSWER), 10_000);
 
   // 1. SIGKILL: from 1 s after the kill every query is answered, by kube-dns.
-  const load1 = startLoad(shape.pod, [...LOAD, "--duration-ms", "4000"]);
+  const load1 = startLoad(shape.pod, [...LOAD, "--duration-ms", "3200"]);
   const t0 = await load1.started;
-  await new Promise((r) => setTimeout(r, 1000));
+  await new Promise((r) => setTimeout(r, 700));
   const killedAt = Date.now();
   daemon.kill();
   const q1 = await load1.result();
@@ -70,7 +70,7 @@ async function killRestartStop(shape: NodeShape): Promise<void> {
   const late1 = sentIn(q1, killedAt + 1000, Infinity);
   report("1 s after the kill onwards", late1);
   switchedAfter("SIGKILL", q1, killedAt);
-  assert.ok(late1.length > 150, summarize(late1));
+  assert.ok(late1.length > 100, summarize(late1));
   for (const proto of ["udp", "tcp"])
     for (const target of [LINK_LOCAL, KUBE_DNS_IP]) {
       const some = late1.filter((q) => q.proto === proto && q.target === target);
@@ -98,14 +98,20 @@ async function killRestartStop(shape: NodeShape): Promise<void> {
   assert.ok(sentIn(q2, t2, Infinity).some((q) => q.outcome === LOCAL_ANSWER));
 
   // 3. SIGSTOP: the sockets stay, but 2 s on every query is answered by kube-dns; SIGCONT: ours.
+  if (sigstop) await stopAndContinue(shape, daemon.pid);
+  const exit = await daemon.stop("SIGTERM", 15_000);
+  assert.equal(exit.code, 0, daemon.output());
+}
+
+async function stopAndContinue(shape: NodeShape, pid: number): Promise<void> {
   const load3 = startLoad(shape.pod, [...LOAD, "--duration-ms", "30000"]);
   await load3.started;
   await new Promise((r) => setTimeout(r, 500));
   const stoppedAt = Date.now();
-  process.kill(daemon.pid, "SIGSTOP");
-  await new Promise((r) => setTimeout(r, 4000));
+  process.kill(pid, "SIGSTOP");
+  await new Promise((r) => setTimeout(r, 3500));
   const contAt = Date.now();
-  process.kill(daemon.pid, "SIGCONT");
+  process.kill(pid, "SIGCONT");
   await until("answers from the cache after SIGCONT", () => answeredBy(shape, LOCAL_ANSWER), 10_000);
   load3.proc.child.kill("SIGTERM");
   const q3 = await load3.result();
@@ -114,7 +120,7 @@ async function killRestartStop(shape: NodeShape): Promise<void> {
   report("SIGSTOP after 2 s", wedged);
   report("after SIGCONT", sentIn(q3, contAt, Infinity));
   switchedAfter("SIGSTOP", sentIn(q3, 0, contAt), stoppedAt);
-  assert.ok(wedged.length > 100);
+  assert.ok(wedged.length > 60);
   assert.ok(
     wedged.every((q) => q.outcome === KUBE_DNS_ANSWER),
     summarize(wedged),
@@ -123,27 +129,31 @@ async function killRestartStop(shape: NodeShape): Promise<void> {
     sentIn(q3, contAt, Infinity).filter((q) => !answered(q)),
     [],
   );
-
-  const exit = await daemon.stop("SIGTERM", 15_000);
-  assert.equal(exit.code, 0, daemon.output());
 }
 
 const variants = (["nft", "legacy"] as const).filter((b) => existsSync(`/usr/sbin/iptables-${b}`));
 
+const TIMEOUT = { timeout: 90_000 };
+
 describe("fail open: a dead or stopped cache never black-holes DNS", {
   skip: isRoot ? false : "needs root: network namespaces and iptables",
-  timeout: 120_000,
 }, () => {
+  // SIGSTOP once per mechanism (xt_recent, nft set timeouts); the legacy variant runs the same xt_recent.
   for (const variant of variants) {
-    test(`iptables ${variant} back end, kube-proxy iptables mode: kill, restart, SIGSTOP`, async () => {
-      const shape = await nodeShape("iptables", variant);
-      await killRestartStop(shape);
-    });
+    const sigstop = variant === "nft";
+    test(
+      `iptables ${variant} back end, kube-proxy iptables mode: kill, restart${sigstop ? ", SIGSTOP" : ""}`,
+      TIMEOUT,
+      async () => {
+        const shape = await nodeShape("iptables", variant);
+        await killRestartStop(shape, sigstop);
+      },
+    );
   }
 
-  test("nftables-only node (kube-proxy nftables mode): kill, restart, SIGSTOP", async () => {
+  test("nftables-only node (kube-proxy nftables mode): kill, restart, SIGSTOP", TIMEOUT, async () => {
     const shape = await nodeShape("nftables" satisfies ProxyMode);
-    await killRestartStop(shape);
+    await killRestartStop(shape, true);
     // Nothing of ours in iptables on such a node.
     for (const table of ["raw", "filter", "nat"])
       assert.deepEqual(
@@ -152,56 +162,64 @@ describe("fail open: a dead or stopped cache never black-holes DNS", {
       );
   });
 
-  test("upgrade over node-cache's unconditional rules, which an old pod keeps re-inserting", async () => {
-    const shape = await nodeShape("iptables", "nft");
-    const plant = (ip: string, proto: string) =>
-      shape.node.run("iptables-nft", [
-        "-t",
-        "raw",
-        "-I",
-        "PREROUTING",
-        "1",
-        "-p",
-        proto,
-        "-d",
-        ip,
-        "--dport",
-        "53",
-        "-j",
-        "NOTRACK",
-        "-m",
-        "comment",
-        "--comment",
-        SKIP_CONNTRACK,
-      ]);
-    for (const ip of [LINK_LOCAL, KUBE_DNS_IP]) for (const p of ["tcp", "udp"]) await plant(ip, p);
-    const daemon = await shape.startDaemon();
-    await until("answers from the cache", () => answeredBy(shape, LOCAL_ANSWER), 10_000);
-    // The old pod's sync puts its rule back on top; ours (sync every 1 s) move above it again.
-    await plant(LINK_LOCAL, "udp");
-    await until(
-      "order restored",
-      async () => logMessages(daemon, /^Moved nodelocaldns rules/).length > 0,
-      5000,
-    );
-    const pre = await ruleLines(shape.node, 4, "raw", "PREROUTING");
-    for (const ip of [LINK_LOCAL, KUBE_DNS_IP])
-      for (const p of ["tcp", "udp"]) {
-        const same = pre.filter((l) => l.includes(`-d ${ip}/32 -p ${p} `));
-        const at = (re: RegExp) => same.findIndex((l) => re.test(l));
-        const [conditional, accept, unconditional] = [/-m socket/, /-j ACCEPT/, /^(?!.*socket).*-j NOTRACK/];
-        assert.deepEqual([at(conditional), at(accept), at(unconditional)], [0, 1, 2], same.join("\n"));
-      }
-    daemon.kill();
-    await until("kube-dns answers after the kill", () => answeredBy(shape, KUBE_DNS_ANSWER), 3000);
-    // A new daemon, then SIGTERM without successor: every form of our rules is gone.
-    const next = await shape.startDaemon();
-    await until("answers from the cache", () => answeredBy(shape, LOCAL_ANSWER), 10_000);
-    assert.equal((await next.stop("SIGTERM", 15_000)).code, 0);
-    for (const table of ["raw", "filter", "nat"])
-      assert.deepEqual(
-        (await ruleLines(shape.node, 4, table)).filter((l) => l.includes("NodeLocal")),
-        [],
+  test(
+    "upgrade over node-cache's unconditional rules, which an old pod keeps re-inserting",
+    TIMEOUT,
+    async () => {
+      const shape = await nodeShape("iptables", "nft");
+      const plant = (ip: string, proto: string) =>
+        shape.node.run("iptables-nft", [
+          "-t",
+          "raw",
+          "-I",
+          "PREROUTING",
+          "1",
+          "-p",
+          proto,
+          "-d",
+          ip,
+          "--dport",
+          "53",
+          "-j",
+          "NOTRACK",
+          "-m",
+          "comment",
+          "--comment",
+          SKIP_CONNTRACK,
+        ]);
+      for (const ip of [LINK_LOCAL, KUBE_DNS_IP]) for (const p of ["tcp", "udp"]) await plant(ip, p);
+      const daemon = await shape.startDaemon();
+      await until("answers from the cache", () => answeredBy(shape, LOCAL_ANSWER), 10_000);
+      // The old pod's sync puts its rule back on top; ours (sync every 1 s) move above it again.
+      await plant(LINK_LOCAL, "udp");
+      await until(
+        "order restored",
+        async () => logMessages(daemon, /^Moved nodelocaldns rules/).length > 0,
+        5000,
       );
-  });
+      const pre = await ruleLines(shape.node, 4, "raw", "PREROUTING");
+      for (const ip of [LINK_LOCAL, KUBE_DNS_IP])
+        for (const p of ["tcp", "udp"]) {
+          const same = pre.filter((l) => l.includes(`-d ${ip}/32 -p ${p} `));
+          const at = (re: RegExp) => same.findIndex((l) => re.test(l));
+          const [conditional, accept, unconditional] = [
+            /-m socket/,
+            /-j ACCEPT/,
+            /^(?!.*socket).*-j NOTRACK/,
+          ];
+          assert.deepEqual([at(conditional), at(accept), at(unconditional)], [0, 1, 2], same.join("\n"));
+        }
+      daemon.kill();
+      await until("kube-dns answers after the kill", () => answeredBy(shape, KUBE_DNS_ANSWER), 3000);
+      // A new daemon, then SIGTERM without successor: every form of our rules is gone.
+      const next = await shape.startDaemon();
+      await until("answers from the cache", () => answeredBy(shape, LOCAL_ANSWER), 10_000);
+      assert.equal((await next.stop("SIGTERM", 15_000)).code, 0);
+      for (const table of ["raw", "filter", "nat"])
+        assert.deepEqual(
+          (await ruleLines(shape.node, 4, table)).filter((l) => l.includes("NodeLocal")),
+          [],
+        );
+    },
+  );
 });

@@ -366,7 +366,7 @@ describe("Dockerfile", () => {
     assert.match(text, /npm ci\b/);
     assert.match(text, /npm run build/);
     assert.match(text, /npm prune --omit=dev/);
-    assert.match(text, /apt-get install -y --no-install-recommends iproute2 iptables tini/);
+    assert.match(text, /apt-get install -y --no-install-recommends iproute2 iptables nftables tini/);
     const copies = lines.filter((l) => l.startsWith("COPY --from=build"));
     assert.deepEqual(
       copies.map((l) => l.split(/\s+/)[2]),

@@ -71,7 +71,7 @@ function scope(t: { after(fn: () => Promise<void>): void }) {
   };
 }
 
-describe("netif in a network namespace", { skip, timeout: 60_000 }, () => {
+describe("netif in a network namespace", { skip, timeout: 120_000 }, () => {
   if (backends.length === 0)
     test("iptables back ends", { skip: "neither iptables-legacy nor iptables-nft installed" });
 

@@ -171,29 +171,13 @@ describe("rulesFor", () => {
       "--rdest",
     ];
     const r = (table: string, chain: string, args: string[]) => ({ family: 4, table, chain, args });
+    const socket = ["-m", "socket", "--nowildcard", "-j", "NOTRACK"];
+    const conditional = (p: string) => [...to(p), ...alive, ...socket, ...sk];
     assert.deepEqual(rules.slice(0, 15), [
       r("raw", "PREROUTING", [...to("tcp"), "-j", "ACCEPT", ...c, COMMENT_NO_CACHE]),
-      r("raw", "PREROUTING", [
-        ...to("tcp"),
-        ...alive,
-        "-m",
-        "socket",
-        "--nowildcard",
-        "-j",
-        "NOTRACK",
-        ...sk,
-      ]),
+      r("raw", "PREROUTING", conditional("tcp")),
       r("raw", "PREROUTING", [...to("udp"), "-j", "ACCEPT", ...c, COMMENT_NO_CACHE]),
-      r("raw", "PREROUTING", [
-        ...to("udp"),
-        ...alive,
-        "-m",
-        "socket",
-        "--nowildcard",
-        "-j",
-        "NOTRACK",
-        ...sk,
-      ]),
+      r("raw", "PREROUTING", conditional("udp")),
       r("filter", "INPUT", [...to("tcp"), "-j", "ACCEPT", ...al]),
       r("filter", "INPUT", [...to("udp"), "-j", "ACCEPT", ...al]),
       r("raw", "OUTPUT", [...from("tcp"), "-j", "NOTRACK", ...sk]),

@@ -83,7 +83,7 @@ after(() => cleanupAll());
 
 describe("the daemon on a node (network namespaces)", {
   skip: isRoot ? false : "needs root: creates network namespaces, links and iptables rules",
-  timeout: 90_000,
+  timeout: 150_000, // 15 rules per address now, each sync pass checks 60; slow on a busy node
 }, () => {
   test("interface and rules, pod queries without conntrack, sync restores, SIGTERM removes only ours", async () => {
     const node = await scopedNetns("nldns-node");

@@ -9,6 +9,9 @@
 //    back to L after NAT.
 
 import { createHash } from "node:crypto";
+import { unlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ExecError } from "../errors/index.ts";
 import { commandLine, type Exec } from "./exec.ts";
 import { ALIVE_SECONDS, COMMENT_FALLBACK, COMMENT_SKIP_CONNTRACK, familyOf } from "./rules.ts";
@@ -117,7 +120,7 @@ export class NftRunner {
   private readonly nft: string;
   private readonly dir: string;
 
-  constructor(exec: Exec, nft = "nft", scriptDir = "/tmp") {
+  constructor(exec: Exec, nft = "nft", scriptDir = tmpdir()) {
     this.exec = exec;
     this.nft = nft;
     this.dir = scriptDir;
@@ -131,8 +134,8 @@ export class NftRunner {
 
   /** Replaces the table atomically. */
   async apply(body: string): Promise<void> {
-    const { writeFile, unlink } = await import("node:fs/promises");
-    const file = `${this.dir}/nodelocaldns-${process.pid}.nft`;
+    // A file, not stdin: Exec runs programs without input.
+    const file = join(this.dir, `nodelocaldns-${process.pid}.nft`);
     await writeFile(file, nftScript(body));
     try {
       const res = await this.exec(this.nft, ["-f", file]);
