@@ -2,9 +2,10 @@
 # Rolling-update latency: two daemons hand over under steady load with both cores busy.
 # Run inside a private network namespace (loopback only), e.g.
 #   unshare -n bash -c 'ip link set lo up && bench/handoff.sh 3'
-# For each of N handoffs: dnsperf at 3000 q/s over 100 cached names for 8 s; at 2 s a successor
-# starts; once it serves, the old one gets SIGTERM. Prints loss and latency percentiles per run
-# (whole run and the window from successor start to old exit + 1 s).
+# Run 0 is the baseline: the same load and busy cores, no handoff. Then for each of N handoffs:
+# dnsperf at 3000 q/s over 100 cached names for 20 s, two CPU-bound loops beside it; at 2 s a
+# successor starts; once it serves, the old one gets SIGTERM. Prints loss and latency percentiles
+# over the whole run, and when the successor served and the old one exited.
 set -eu
 runs=${1:-3}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,19 +37,22 @@ start_daemon() { # $1 = log file; prints the PID once it serves
 }
 old=$(start_daemon "$work/d0.log")
 dnsperf -s 127.0.0.1 -p 5353 -d "$work/queries" -l 2 -Q 2000 >/dev/null # warm the cache
-for run in $(seq 1 "$runs"); do
-  timeout 12 sh -c 'while :; do :; done' & timeout 12 sh -c 'while :; do :; done' &
+for run in $(seq 0 "$runs"); do
+  timeout 22 sh -c 'while :; do :; done' & timeout 22 sh -c 'while :; do :; done' &
   t0=$(date +%s%N)
-  dnsperf -s 127.0.0.1 -p 5353 -d "$work/queries" -l 8 -Q 3000 -c 16 -v >"$work/perf$run" 2>&1 &
+  dnsperf -s 127.0.0.1 -p 5353 -d "$work/queries" -l 20 -Q 3000 -c 16 -v >"$work/perf$run" 2>&1 &
   perf=$!
-  sleep 2
-  ts=$(date +%s%N)
-  new=$(start_daemon "$work/d$run.log")
-  kill -TERM "$old"
-  while kill -0 "$old" 2>/dev/null; do sleep 0.02; done
-  te=$(date +%s%N)
+  ts=$t0 te=$t0
+  if [ "$run" -gt 0 ]; then
+    sleep 2
+    new=$(start_daemon "$work/d$run.log")
+    ts=$(date +%s%N)
+    kill -TERM "$old"
+    while kill -0 "$old" 2>/dev/null; do sleep 0.02; done
+    te=$(date +%s%N)
+    old=$new
+  fi
   wait $perf
-  old=$new
   lost=$(grep -E '^\s+Queries lost:' "$work/perf$run" | awk '{print $3}')
   sent=$(grep -E '^\s+Queries sent:' "$work/perf$run" | awk '{print $3}')
   # dnsperf -v: "> NOERROR n1.bench.test A 0.000123" per response (latency in seconds)
@@ -56,7 +60,7 @@ for run in $(seq 1 "$runs"); do
   n=$(wc -l <"$work/lat$run")
   pct() { sed -n "$(( (n * $1 + 99) / 100 ))p" "$work/lat$run"; }
   echo "run $run: sent $sent lost $lost; latency p50 $(pct 50) p99 $(pct 99) max $(tail -1 "$work/lat$run") s;" \
-    "successor start $(( (ts - t0) / 1000000 )) ms, old exit $(( (te - t0) / 1000000 )) ms"
+    "successor served at $(( (ts - t0) / 1000000 )) ms, old exited at $(( (te - t0) / 1000000 )) ms"
 done
 kill -TERM "$old"
 wait "$old" 2>/dev/null || true
