@@ -49,10 +49,11 @@ RUN node node_modules/typescript/bin/tsc -p tsconfig.json \
 FROM ${BASE_IMAGE}
 # iproute2: `ip` for the link-local interface. iptables: Debian ships iptables-nft and
 # iptables-legacy side by side (update-alternatives); the wrapper picks the one the node uses.
+# nftables: `nft` for nodes where kube-proxy runs in nftables mode (our own table there).
 # tini: PID 1 that forwards SIGTERM to node and reaps the ip/iptables children.
 RUN export DEBIAN_FRONTEND=noninteractive \
  && apt-get update \
- && apt-get install -y --no-install-recommends iproute2 iptables tini \
+ && apt-get install -y --no-install-recommends iproute2 iptables nftables tini \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt /var/log/dpkg.log
 COPY --from=node /usr/local/bin/node /usr/local/bin/node
 COPY scripts/image/iptables-wrapper /usr/sbin/iptables-wrapper

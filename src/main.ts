@@ -193,20 +193,6 @@ async function main(): Promise<void> {
   } catch (error) {
     fail(`cannot start: ${(error as Error).message}`);
   }
-  for (const block of config.blocks) {
-    const forward = block.forward?.to.map((u) => `${u.host}:${u.port}`) ?? [];
-    log.info(
-      {
-        zones: block.zones,
-        listen: (block.bind.length > 0 ? block.bind : ["::"]).map((h) => `${h}:${block.port}`),
-        forward,
-        metrics: block.prometheus,
-      },
-      `serving ${block.zones.join(" ")} on ${(block.bind.length > 0 ? block.bind : ["*"]).join(",")} port ${block.port}` +
-        (forward.length > 0 ? `, forwarding to ${forward.join(" ")}` : ""),
-    );
-  }
-
   const sync = generator;
   const reload = reloader(
     flags.conf,
@@ -238,6 +224,20 @@ async function main(): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  // Last: "serving" tells a supervisor (and the tests) that a SIGTERM from now on is handled.
+  for (const block of config.blocks) {
+    const forward = block.forward?.to.map((u) => `${u.host}:${u.port}`) ?? [];
+    log.info(
+      {
+        zones: block.zones,
+        listen: (block.bind.length > 0 ? block.bind : ["::"]).map((h) => `${h}:${block.port}`),
+        forward,
+        metrics: block.prometheus,
+      },
+      `serving ${block.zones.join(" ")} on ${(block.bind.length > 0 ? block.bind : ["*"]).join(",")} port ${block.port}` +
+        (forward.length > 0 ? `, forwarding to ${forward.join(" ")}` : ""),
+    );
+  }
 }
 
 void main();

@@ -370,7 +370,7 @@ describe("Dockerfile", () => {
     assert.match(text, /npm-cli\.js ci --ignore-scripts\b/);
     assert.match(text, /typescript\/bin\/tsc -p tsconfig\.json/);
     assert.match(text, /npm-cli\.js prune --omit=dev\b/);
-    assert.match(text, /apt-get install -y --no-install-recommends iproute2 iptables tini/);
+    assert.match(text, /apt-get install -y --no-install-recommends iproute2 iptables nftables tini/);
     // buildah 1.28 (Debian's podman 4.3) has no heredocs: scripts are files in the context.
     assert.doesNotMatch(text, /<</);
     const copies = lines.filter((l) => l.startsWith("COPY --from="));

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { describe, test } from "node:test";
-import { COMMENT_SKIP_CONNTRACK } from "../src/netif/index.ts";
+import { COMMENT_NO_CACHE, COMMENT_SKIP_CONNTRACK } from "../src/netif/index.ts";
 import { connectPod, Netns, type NsProcess, startRunner } from "./fixtures/netif-runner.ts";
 
 const isRoot = process.getuid?.() === 0;
@@ -36,10 +36,15 @@ async function addrs(ns: Netns, dev: string): Promise<string[] | null> {
   return parsed[0]!.addr_info.filter((a) => a.scope !== "link").map((a) => a.local);
 }
 
-async function until(what: string, fn: () => Promise<boolean>, timeoutMs = 8000): Promise<void> {
+async function until(
+  what: string | (() => string),
+  fn: () => Promise<boolean>,
+  timeoutMs = 8000,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await fn())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end)
+      throw new Error(`timed out waiting for ${typeof what === "string" ? what : what()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -66,7 +71,7 @@ function scope(t: { after(fn: () => Promise<void>): void }) {
   };
 }
 
-describe("netif in a network namespace", { skip, timeout: 60_000 }, () => {
+describe("netif in a network namespace", { skip, timeout: 120_000 }, () => {
   if (backends.length === 0)
     test("iptables back ends", { skip: "neither iptables-legacy nor iptables-nft installed" });
 
@@ -84,19 +89,24 @@ describe("netif in a network namespace", { skip, timeout: 60_000 }, () => {
         backend,
       ]);
       assert.equal(p.ready.backend, backend);
-      assert.deepEqual(p.ready.rules, { present: 0, added: 48, failed: 0 });
+      assert.deepEqual(p.ready.rules, { present: 0, added: 60, failed: 0 });
       assert.deepEqual((await addrs(node, "nodelocaldns"))?.sort(), [...V4, ...V6].sort());
       // dummy where the kernel has it, the bridge fallback here
       assert.match(String((p.ready.status as { kind: string }).kind), /^(dummy|bridge)$/);
 
       const raw4 = await ours(node, backend, 4, "raw");
       const filter4 = await ours(node, backend, 4, "filter");
-      assert.equal(raw4.length, 16);
+      assert.equal(raw4.length, 22);
       assert.equal(filter4.length, 8);
-      assert.equal((await ours(node, backend, 6, "raw")).length, 16);
+      assert.equal((await ours(node, backend, 6, "raw")).length, 22);
       assert.equal((await ours(node, backend, 6, "filter")).length, 8);
       const c = `-m comment --comment "${COMMENT_SKIP_CONNTRACK}"`;
-      assert.ok(raw4.includes(`-A PREROUTING -d 169.254.20.10/32 -p udp -m udp --dport 53 ${c} -j NOTRACK`));
+      const alive4 = "-m recent --rcheck --seconds 1 --name nodelocaldns --mask 255.255.255.255 --rdest";
+      assert.ok(
+        raw4.includes(
+          `-A PREROUTING -d 169.254.20.10/32 -p udp -m udp --dport 53 ${alive4} -m socket --nowildcard ${c} -j NOTRACK`,
+        ),
+      );
       assert.ok(raw4.includes(`-A OUTPUT -s 10.96.0.10/32 -p tcp -m tcp --sport 8080 ${c} -j NOTRACK`));
       assert.ok(
         filter4.includes(
@@ -104,7 +114,12 @@ describe("netif in a network namespace", { skip, timeout: 60_000 }, () => {
         ),
       );
       const raw6 = await ours(node, backend, 6, "raw");
-      assert.ok(raw6.includes(`-A PREROUTING -d fd00::b/128 -p udp -m udp --dport 53 ${c} -j NOTRACK`));
+      const alive6 = `-m recent --rcheck --seconds 1 --name nodelocaldns --mask ${"ffff:".repeat(7)}ffff --rdest`;
+      assert.ok(
+        raw6.includes(
+          `-A PREROUTING -d fd00::b/128 -p udp -m udp --dport 53 ${alive6} -m socket --nowildcard ${c} -j NOTRACK`,
+        ),
+      );
       const other = backend === "nft" ? "legacy" : "nft";
       if (backends.includes(other)) assert.equal(await allOurs(node, other), 0, `nothing in ${other}`);
 
@@ -138,22 +153,31 @@ describe("netif in a network namespace", { skip, timeout: 60_000 }, () => {
         "--dport",
         "53",
         "-j",
-        "NOTRACK",
+        "ACCEPT",
         "-m",
         "comment",
         "--comment",
-        COMMENT_SKIP_CONNTRACK,
+        COMMENT_NO_CACHE,
       ]);
       await node.run(`ip6tables-${backend}`, ["-t", "filter", "-F", "INPUT"]);
       await node.run("ip", ["addr", "del", "10.96.0.10/32", "dev", "nodelocaldns"]);
       // (the sync may already have run here: count the runner's "Added back" lines instead)
-      await until("rules and address restored", async () => {
-        const a = await addrs(node, "nodelocaldns");
-        const readded = p.stderr().split("Added back nodelocaldns rule").length - 1;
-        return (
-          readded === 48 + 5 && (await allOurs(node, backend)) === 48 && a?.includes("10.96.0.10") === true
-        );
-      });
+      let seen = "";
+      await until(
+        () => `rules and address restored (${seen})`,
+        async () => {
+          const a = await addrs(node, "nodelocaldns");
+          // (a sync pass that checked the ACCEPT just before it went puts it back by its order repair)
+          const readded =
+            p.stderr().split("Added back nodelocaldns rule").length -
+            1 +
+            (p.stderr().split("Moved nodelocaldns rules").length - 1);
+          seen = `re-added ${readded}, ours ${await allOurs(node, backend)}, addresses ${a}`;
+          return (
+            readded === 60 + 5 && (await allOurs(node, backend)) === 60 && a?.includes("10.96.0.10") === true
+          );
+        },
+      );
       assert.match(p.stderr(), /Added back addresses 10\.96\.0\.10 to nodelocaldns/);
       assert.deepEqual(
         p.events.filter((e) => e.event === "error"),
@@ -183,11 +207,11 @@ describe("netif in a network namespace", { skip, timeout: 60_000 }, () => {
       { event: "stopped", teardown: false },
     );
     assert.equal((await addrs(node, "nodelocaldns"))?.length, 4);
-    assert.equal(await allOurs(node, backend), 48);
+    assert.equal(await allOurs(node, backend), 60);
 
     const second = await s.runner(node, args);
-    assert.deepEqual(second.ready.rules, { present: 48, added: 0, failed: 0 });
-    assert.equal(await allOurs(node, backend), 48, "no duplicates");
+    assert.deepEqual(second.ready.rules, { present: 60, added: 0, failed: 0 });
+    assert.equal(await allOurs(node, backend), 60, "no duplicates");
     assert.equal(await second.stop("SIGTERM"), 0);
     assert.equal(await addrs(node, "nodelocaldns"), null);
     assert.equal(await allOurs(node, backend), 0);
@@ -222,7 +246,7 @@ describe("netif in a network namespace", { skip, timeout: 60_000 }, () => {
     await node.run("iptables-legacy", ["-t", "mangle", "-N", "KUBE-IPTABLES-HINT"]);
     const p = await s.runner(node, ["--localip", "169.254.20.10", "--no-interface", "--backend", "auto"]);
     assert.equal(p.ready.backend, "legacy");
-    assert.equal((await ours(node, "legacy", 4, "raw")).length, 8);
+    assert.equal((await ours(node, "legacy", 4, "raw")).length, 11);
     assert.equal((await ours(node, "nft", 4, "raw")).length, 0);
     assert.equal(await p.stop("SIGTERM"), 0);
     assert.equal((await ours(node, "legacy", 4, "raw")).length, 0);

@@ -4,7 +4,11 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { ExecError } from "../src/errors/index.ts";
 import {
+  ALIVE_LIST,
+  ALIVE_SECONDS,
+  COMMENT_ALIVE,
   COMMENT_ALLOW_TRAFFIC,
+  COMMENT_NO_CACHE,
   COMMENT_SKIP_CONNTRACK,
   classifyIptablesError,
   commandLine,
@@ -94,6 +98,13 @@ class FakeNode {
     const table = a[3]!;
     const op = a[4]!;
     const chain = a[5]!;
+    if (op === "-S") {
+      const prefix = `${file} ${table} ${chain} `;
+      const lines = this.rules
+        .filter((r) => r.startsWith(prefix))
+        .map((r) => `-A ${chain} ${r.slice(prefix.length)}`);
+      return ok(lines.map((l) => `${l}\n`).join(""));
+    }
     if (op === "-I") assert.equal(a[6], "1");
     const rest = a.slice(op === "-I" ? 7 : 6);
     const key = `${file} ${table} ${chain} ${rest.join(" ")}`;
@@ -140,93 +151,61 @@ const SKIP = JSON.stringify(COMMENT_SKIP_CONNTRACK);
 const ALLOW = JSON.stringify(COMMENT_ALLOW_TRAFFIC);
 
 describe("rulesFor", () => {
-  test("node-cache's twelve rules per IP, in order, with its comments; IPv6 goes to ip6tables", () => {
+  test("per IP: conditional NOTRACK under its ACCEPT (inserted first), node-cache's others, the alive mark", () => {
     const rules = rulesFor(["169.254.20.10", "fd00::a"], 53, 8080);
-    assert.equal(rules.length, 24);
+    assert.equal(rules.length, 30);
     const c = ["-m", "comment", "--comment"];
     const sk = [...c, COMMENT_SKIP_CONNTRACK];
     const al = [...c, COMMENT_ALLOW_TRAFFIC];
     const ip = "169.254.20.10";
-    assert.deepEqual(rules.slice(0, 12), [
-      {
-        family: 4,
-        table: "raw",
-        chain: "PREROUTING",
-        args: ["-p", "tcp", "-d", ip, "--dport", "53", "-j", "NOTRACK", ...sk],
-      },
-      {
-        family: 4,
-        table: "raw",
-        chain: "PREROUTING",
-        args: ["-p", "udp", "-d", ip, "--dport", "53", "-j", "NOTRACK", ...sk],
-      },
-      {
-        family: 4,
-        table: "filter",
-        chain: "INPUT",
-        args: ["-p", "tcp", "-d", ip, "--dport", "53", "-j", "ACCEPT", ...al],
-      },
-      {
-        family: 4,
-        table: "filter",
-        chain: "INPUT",
-        args: ["-p", "udp", "-d", ip, "--dport", "53", "-j", "ACCEPT", ...al],
-      },
-      {
-        family: 4,
-        table: "raw",
-        chain: "OUTPUT",
-        args: ["-p", "tcp", "-s", ip, "--sport", "53", "-j", "NOTRACK", ...sk],
-      },
-      {
-        family: 4,
-        table: "raw",
-        chain: "OUTPUT",
-        args: ["-p", "udp", "-s", ip, "--sport", "53", "-j", "NOTRACK", ...sk],
-      },
-      {
-        family: 4,
-        table: "filter",
-        chain: "OUTPUT",
-        args: ["-p", "tcp", "-s", ip, "--sport", "53", "-j", "ACCEPT", ...al],
-      },
-      {
-        family: 4,
-        table: "filter",
-        chain: "OUTPUT",
-        args: ["-p", "udp", "-s", ip, "--sport", "53", "-j", "ACCEPT", ...al],
-      },
-      {
-        family: 4,
-        table: "raw",
-        chain: "OUTPUT",
-        args: ["-p", "tcp", "-d", ip, "--dport", "53", "-j", "NOTRACK", ...sk],
-      },
-      {
-        family: 4,
-        table: "raw",
-        chain: "OUTPUT",
-        args: ["-p", "udp", "-d", ip, "--dport", "53", "-j", "NOTRACK", ...sk],
-      },
-      {
-        family: 4,
-        table: "raw",
-        chain: "OUTPUT",
-        args: ["-p", "tcp", "-d", ip, "--dport", "8080", "-j", "NOTRACK", ...sk],
-      },
-      {
-        family: 4,
-        table: "raw",
-        chain: "OUTPUT",
-        args: ["-p", "tcp", "-s", ip, "--sport", "8080", "-j", "NOTRACK", ...sk],
-      },
+    const to = (p: string) => ["-p", p, "-d", ip, "--dport", "53"];
+    const from = (p: string) => ["-p", p, "-s", ip, "--sport", "53"];
+    const alive = [
+      "-m",
+      "recent",
+      "--rcheck",
+      "--seconds",
+      String(ALIVE_SECONDS),
+      "--name",
+      ALIVE_LIST,
+      "--rdest",
+    ];
+    const r = (table: string, chain: string, args: string[]) => ({ family: 4, table, chain, args });
+    const socket = ["-m", "socket", "--nowildcard", "-j", "NOTRACK"];
+    const conditional = (p: string) => [...to(p), ...alive, ...socket, ...sk];
+    assert.deepEqual(rules.slice(0, 15), [
+      r("raw", "PREROUTING", [...to("tcp"), "-j", "ACCEPT", ...c, COMMENT_NO_CACHE]),
+      r("raw", "PREROUTING", conditional("tcp")),
+      r("raw", "PREROUTING", [...to("udp"), "-j", "ACCEPT", ...c, COMMENT_NO_CACHE]),
+      r("raw", "PREROUTING", conditional("udp")),
+      r("filter", "INPUT", [...to("tcp"), "-j", "ACCEPT", ...al]),
+      r("filter", "INPUT", [...to("udp"), "-j", "ACCEPT", ...al]),
+      r("raw", "OUTPUT", [...from("tcp"), "-j", "NOTRACK", ...sk]),
+      r("raw", "OUTPUT", [...from("udp"), "-j", "NOTRACK", ...sk]),
+      r("filter", "OUTPUT", [...from("tcp"), "-j", "ACCEPT", ...al]),
+      r("filter", "OUTPUT", [...from("udp"), "-j", "ACCEPT", ...al]),
+      r("raw", "OUTPUT", [...to("tcp"), "-j", "NOTRACK", ...sk]),
+      r("raw", "OUTPUT", [...to("udp"), "-j", "NOTRACK", ...sk]),
+      r("raw", "OUTPUT", ["-p", "tcp", "-d", ip, "--dport", "8080", "-j", "NOTRACK", ...sk]),
+      r("raw", "OUTPUT", ["-p", "tcp", "-s", ip, "--sport", "8080", "-j", "NOTRACK", ...sk]),
+      r("raw", "OUTPUT", [
+        ...from("udp"),
+        "-m",
+        "recent",
+        "--set",
+        "--name",
+        ALIVE_LIST,
+        "--rsource",
+        ...c,
+        COMMENT_ALIVE,
+      ]),
     ]);
-    for (const r of rules.slice(12)) {
+    for (const r of rules.slice(15)) {
       assert.equal(r.family, 6);
       assert.ok(r.args.includes("fd00::a"));
     }
-    assert.equal(rulesFor(["169.254.20.10"], 53, 8080, 8181).length, 14);
-    assert.equal(rulesFor(["169.254.20.10"], 53, 8080, 8080).length, 12);
+    assert.equal(rulesFor(["169.254.20.10"], 53, 8080, 8181).length, 17);
+    assert.equal(rulesFor(["169.254.20.10"], 53, 8080, 8080).length, 15);
   });
 });
 
@@ -245,28 +224,29 @@ describe("NodeNetwork with a fake node", () => {
     ]);
     node.calls = [];
     const report = await net.setupRules();
-    assert.deepEqual(report, { present: 0, added: 24, failed: 0 });
-    assert.equal(node.calls.length, 48);
+    assert.deepEqual(report, { present: 0, added: 30, failed: 0 });
+    // -C and -I per rule, one look at raw PREROUTING's order per family, one for stale fallbacks.
+    assert.equal(node.calls.length, 64, node.calls.slice(58).join("\n"));
+    const noCache = JSON.stringify(COMMENT_NO_CACHE);
     assert.equal(
       node.calls[0],
-      `iptables -w 5 -t raw -C PREROUTING -p tcp -d 169.254.20.10 --dport 53 -j NOTRACK -m comment --comment ${SKIP}`,
+      `iptables -w 5 -t raw -C PREROUTING -p tcp -d 169.254.20.10 --dport 53 -j ACCEPT -m comment --comment ${noCache}`,
     );
     assert.equal(
-      node.calls[1],
-      `iptables -w 5 -t raw -I PREROUTING 1 -p tcp -d 169.254.20.10 --dport 53 -j NOTRACK -m comment --comment ${SKIP}`,
+      node.calls[3],
+      `iptables -w 5 -t raw -I PREROUTING 1 -p tcp -d 169.254.20.10 --dport 53 -m recent --rcheck --seconds 1 --name nodelocaldns --rdest -m socket --nowildcard -j NOTRACK -m comment --comment ${SKIP}`,
     );
     assert.equal(
-      node.calls[5],
+      node.calls[9],
       `iptables -w 5 -t filter -I INPUT 1 -p tcp -d 169.254.20.10 --dport 53 -j ACCEPT -m comment --comment ${ALLOW}`,
     );
     assert.equal(
-      node.calls[24],
-      `ip6tables -w 5 -t raw -C PREROUTING -p tcp -d fd00::a --dport 53 -j NOTRACK -m comment --comment ${SKIP}`,
+      node.calls[29],
+      `iptables -w 5 -t raw -I OUTPUT 1 -p udp -s 169.254.20.10 --sport 53 -m recent --set --name nodelocaldns --rsource -m comment --comment ${JSON.stringify(COMMENT_ALIVE)}`,
     );
-    assert.equal(
-      node.calls[47],
-      `ip6tables -w 5 -t raw -I OUTPUT 1 -p tcp -s fd00::a --sport 8080 -j NOTRACK -m comment --comment ${SKIP}`,
-    );
+    assert.equal(node.calls[60], "iptables -w 5 -t raw -S PREROUTING");
+    assert.equal(node.calls[61], "ip6tables -w 5 -t raw -S PREROUTING");
+    assert.equal(node.calls[62], "iptables -w 5 -t nat -S PREROUTING");
     assert.deepEqual(errors, []);
   });
 
@@ -275,15 +255,16 @@ describe("NodeNetwork with a fake node", () => {
     const { net } = network(node);
     await net.setupInterface();
     await net.setupRules();
-    assert.deepEqual(await net.setupRules(), { present: 24, added: 0, failed: 0 });
-    assert.equal(node.rules.length, 24);
-    assert.equal(new Set(node.rules).size, 24);
+    assert.deepEqual(await net.setupRules(), { present: 30, added: 0, failed: 0 });
+    assert.equal(node.rules.length, 30);
+    assert.equal(new Set(node.rules).size, 30);
     // Someone deletes one rule and an address; the next sync puts back exactly those.
-    const gone = node.rules.splice(3, 1)[0]!;
+    const gone = node.rules.findLast((r) => r.includes("INPUT"))!;
+    node.rules.splice(node.rules.indexOf(gone), 1);
     node.links.get("nodelocaldns")!.addrs = ["fd00::a"];
     node.calls = [];
     await net.syncOnce();
-    assert.equal(node.rules.length, 24);
+    assert.equal(node.rules.length, 30);
     assert.ok(node.rules.includes(gone));
     const inserts = node.calls.filter((c) => / -I /.test(c));
     assert.equal(inserts.length, 1);
@@ -302,7 +283,7 @@ describe("NodeNetwork with a fake node", () => {
     net.startSync();
     await new Promise((r) => setTimeout(r, 120));
     net.stop();
-    assert.equal(node.rules.length, 24);
+    assert.equal(node.rules.length, 30);
     const n = node.calls.length;
     await new Promise((r) => setTimeout(r, 60));
     assert.equal(node.calls.length, n, "no more commands after stop()");
@@ -314,6 +295,9 @@ describe("NodeNetwork with a fake node", () => {
     await net.setupInterface();
     await net.setupRules();
     node.rules.push(node.rules[0]!); // a duplicate left by someone else
+    // node-cache's unconditional NOTRACK (an upgrade): ours to remove too
+    const unconditional = `iptables raw PREROUTING -p udp -d 169.254.20.10 --dport 53 -j NOTRACK -m comment --comment ${COMMENT_SKIP_CONNTRACK}`;
+    node.rules.push(unconditional);
     node.rules.push("iptables raw PREROUTING -p udp -d 10.0.0.1 --dport 53 -j NOTRACK"); // not ours
     node.calls = [];
     await net.teardown();
@@ -324,7 +308,8 @@ describe("NodeNetwork with a fake node", () => {
     assert.equal(node.calls.at(-1), "ip link del dev nodelocaldns");
     assert.equal(
       node.calls.filter((c) => / -D /.test(c)).length,
-      24 + 1 + 24,
+      // each current rule (and the duplicate) until missing; the 4 old forms (one present)
+      30 + 1 + 30 + 1 + 4,
       "-D until each reports missing",
     );
     assert.equal(node.links.has("nodelocaldns"), false);
@@ -338,7 +323,7 @@ describe("NodeNetwork with a fake node", () => {
   test("errors: lock contention is iptables_lock, others iptables; the rest still gets done", async () => {
     const node = new FakeNode();
     node.overrides.push({
-      match: /^iptables .* -C PREROUTING -p tcp/,
+      match: /^iptables .* -C PREROUTING -p tcp .* -j ACCEPT/,
       result: fail(4, "Another app is currently holding the xtables lock. Stopped waiting after 5s."),
     });
     node.overrides.push({
@@ -347,8 +332,9 @@ describe("NodeNetwork with a fake node", () => {
     });
     const { net, errors } = network(node);
     const report = await net.setupRules();
-    assert.deepEqual(report, { present: 0, added: 22, failed: 2 });
-    assert.deepEqual(errors, ["iptables_lock", "iptables"]);
+    assert.deepEqual(report, { present: 0, added: 28, failed: 2 });
+    // the order repair of the pair with the missing ACCEPT meets the lock again
+    assert.deepEqual(errors, ["iptables_lock", "iptables", "iptables_lock"]);
   });
 
   test("classifyIptablesError", () => {

@@ -83,7 +83,7 @@ after(() => cleanupAll());
 
 describe("the daemon on a node (network namespaces)", {
   skip: isRoot ? false : "needs root: creates network namespaces, links and iptables rules",
-  timeout: 90_000,
+  timeout: 150_000, // 15 rules per address now, each sync pass checks 60; slow on a busy node
 }, () => {
   test("interface and rules, pod queries without conntrack, sync restores, SIGTERM removes only ours", async () => {
     const node = await scopedNetns("nldns-node");
@@ -202,7 +202,7 @@ describe("the daemon on a node (network namespaces)", {
 
     // 3. Someone deletes two rules and an address: the next sync (every 1 s) restores them.
     const restoredFrom = daemon.lines().length;
-    const del4 = "-t raw -D PREROUTING -d 10.96.0.10/32 -p udp -m udp --dport 53 -j NOTRACK";
+    const del4 = "-t raw -D OUTPUT -s 10.96.0.10/32 -p udp -m udp --sport 53 -j NOTRACK";
     await node.run("iptables", withComment(del4, SKIP_CONNTRACK));
     const del6 = "-t filter -D INPUT -d fd00::a/128 -p tcp -m tcp --dport 53 -j ACCEPT";
     await node.run("ip6tables", withComment(del6, ALLOW_TRAFFIC));
@@ -212,9 +212,10 @@ describe("the daemon on a node (network namespaces)", {
       async () =>
         (await addrs(node, "nodelocaldns"))?.includes(V4[0]!) === true &&
         (await mine(node)).join("\n") === EXPECTED.join("\n"),
-      3000,
+      8000,
     );
-    assert.ok(took <= 3000, `restored after ${took} ms`);
+    // A sync pass checks 60 rules one iptables run each: on a busy node that alone can take 2 s.
+    assert.ok(took <= 8000, `restored after ${took} ms`);
     await daemon.waitForLine(/Added back addresses 169\.254\.20\.10 to nodelocaldns/, 2000, restoredFrom);
     const readded = logMessages(daemon, /^Added back nodelocaldns rule/).slice(EXPECTED.length);
     assert.equal(readded.length, 2, readded.join("\n"));
@@ -226,7 +227,7 @@ describe("the daemon on a node (network namespaces)", {
     await until(
       "interface recreated",
       async () => (await addrs(node, "nodelocaldns"))?.length === LOCAL.length,
-      3000,
+      8000,
     );
     for (const ip of LOCAL) assert.equal(await digIn(pod, ip, "b.example.test", true), "10.1.2.4", ip);
 

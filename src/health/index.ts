@@ -5,6 +5,7 @@ import type { Server } from "node:http";
 import { createRequire } from "node:module";
 import { splitHostPort } from "../metrics/http.ts";
 
+export { Heartbeat, type HeartbeatOptions } from "./heartbeat.ts";
 export {
   DEFAULT_PROBES_PER_ROUND,
   type ProbeTarget,
@@ -12,7 +13,6 @@ export {
   SelfProbe,
   type SelfProbeOptions,
 } from "./probe.ts";
-
 export { installTestHooks, TEST_HOOKS_ENV, testHooksEnabled } from "./test-hooks.ts";
 
 // Loaded with require(): see src/metrics/http.ts (an ESM import of node:http loads undici).

@@ -12,17 +12,26 @@ export {
 export {
   type Backend,
   type BackendNames,
-  COMMENT_ALLOW_TRAFFIC,
-  COMMENT_SKIP_CONNTRACK,
   classifyIptablesError,
   DEFAULT_BACKEND_NAMES,
-  describeRule,
   detectBackend,
   type IptablesBinaries,
   type IptablesErrorType,
   IptablesRunner,
-  type Rule,
   resolveBackend,
-  rulesFor,
 } from "./iptables.ts";
 export { NodeNetwork, type NodeNetworkOptions, type RulesReport, type SetupErrorType } from "./manager.ts";
+export { NFT_FALLBACK_MARK, NFT_TABLE, nftTableBody } from "./nftables.ts";
+export {
+  ALIVE_LIST,
+  ALIVE_SECONDS,
+  COMMENT_ALIVE,
+  COMMENT_ALLOW_TRAFFIC,
+  COMMENT_FALLBACK,
+  COMMENT_NO_CACHE,
+  COMMENT_SKIP_CONNTRACK,
+  describeRule,
+  obsoleteRulesFor,
+  type Rule,
+  rulesFor,
+} from "./rules.ts";

@@ -96,6 +96,18 @@ export class LinkManager {
     return this.mode === "lo" ? "lo" : this.name;
   }
 
+  /** Addresses on another link (kube-proxy's kube-ipvs0); null when there is no such link. */
+  async addressesOf(name: string): Promise<string[] | null> {
+    const res = await this.exec(this.ip, ["-j", "addr", "show", "dev", name]);
+    if (res.code !== 0) return null;
+    try {
+      const parsed = JSON.parse(res.stdout) as IpAddrJson[];
+      return (parsed[0]?.addr_info ?? []).flatMap((a) => (a.local ? [canonicalIp(a.local)] : []));
+    } catch {
+      return null;
+    }
+  }
+
   /** Reads the device state; absent device is a normal answer, other failures throw. */
   async status(): Promise<InterfaceStatus> {
     const args = ["-j", "-d", "addr", "show", "dev", this.device];

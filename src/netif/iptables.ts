@@ -1,74 +1,9 @@
-// The iptables rules node-cache installs per local IP (kubernetes/dns cmd/node-cache/app/cache_app.go),
-// with the same comments, tables, chains and match order, so rules left by one binary are recognised
-// (and removed) by the other. Commands are run as programs, holding the xtables lock with -w.
+// Running iptables/ip6tables for our rules (src/netif/rules.ts) as programs, holding the xtables
+// lock with -w, and picking the back end (nft or legacy) the node uses.
 
-import { isIPv6 } from "node:net";
 import { ExecError } from "../errors/index.ts";
 import { commandLine, type Exec } from "./exec.ts";
-
-export const COMMENT_SKIP_CONNTRACK = "NodeLocal DNS Cache: skip conntrack";
-export const COMMENT_ALLOW_TRAFFIC = "NodeLocal DNS Cache: allow DNS traffic";
-
-export type Family = 4 | 6;
-export type Table = "raw" | "filter";
-export type Chain = "PREROUTING" | "INPUT" | "OUTPUT";
-
-export interface Rule {
-  family: Family;
-  table: Table;
-  chain: Chain;
-  /** Match and target, without table/chain/operation. */
-  args: string[];
-}
-
-function rule(family: Family, table: Table, chain: Chain, args: string[], comment: string): Rule {
-  return { family, table, chain, args: [...args, "-m", "comment", "--comment", comment] };
-}
-
-/**
- * Rules for every local IP, in node-cache's order: raw PREROUTING NOTRACK to L:dns, filter INPUT
- * ACCEPT to L:dns, raw OUTPUT NOTRACK from L:dns, filter OUTPUT ACCEPT from L:dns, raw OUTPUT
- * NOTRACK to L:dns (hostNetwork clients), raw OUTPUT NOTRACK tcp to/from L:health. node-cache's
- * newest release adds the same pair for the ready port; pass `readyPort` to get it too.
- */
-export function rulesFor(
-  localIps: string[],
-  dnsPort: number,
-  healthPort: number,
-  readyPort?: number,
-): Rule[] {
-  const out: Rule[] = [];
-  const dns = String(dnsPort);
-  const extraPorts = [
-    healthPort,
-    ...(readyPort !== undefined && readyPort !== healthPort ? [readyPort] : []),
-  ];
-  for (const ip of localIps) {
-    const f: Family = isIPv6(ip) ? 6 : 4;
-    const skip = COMMENT_SKIP_CONNTRACK;
-    const allow = COMMENT_ALLOW_TRAFFIC;
-    for (const p of ["tcp", "udp"])
-      out.push(rule(f, "raw", "PREROUTING", ["-p", p, "-d", ip, "--dport", dns, "-j", "NOTRACK"], skip));
-    for (const p of ["tcp", "udp"])
-      out.push(rule(f, "filter", "INPUT", ["-p", p, "-d", ip, "--dport", dns, "-j", "ACCEPT"], allow));
-    for (const p of ["tcp", "udp"])
-      out.push(rule(f, "raw", "OUTPUT", ["-p", p, "-s", ip, "--sport", dns, "-j", "NOTRACK"], skip));
-    for (const p of ["tcp", "udp"])
-      out.push(rule(f, "filter", "OUTPUT", ["-p", p, "-s", ip, "--sport", dns, "-j", "ACCEPT"], allow));
-    for (const p of ["tcp", "udp"])
-      out.push(rule(f, "raw", "OUTPUT", ["-p", p, "-d", ip, "--dport", dns, "-j", "NOTRACK"], skip));
-    for (const port of extraPorts) {
-      const hp = String(port);
-      out.push(rule(f, "raw", "OUTPUT", ["-p", "tcp", "-d", ip, "--dport", hp, "-j", "NOTRACK"], skip));
-      out.push(rule(f, "raw", "OUTPUT", ["-p", "tcp", "-s", ip, "--sport", hp, "-j", "NOTRACK"], skip));
-    }
-  }
-  return out;
-}
-
-export function describeRule(r: Rule): string {
-  return `{${r.table} ${r.chain} [${r.args.join(" ")}]} (IPv${r.family})`;
-}
+import { type Family, type Rule, splitRuleLine, type Table } from "./rules.ts";
 
 export type IptablesErrorType = "iptables" | "iptables_lock";
 
@@ -122,6 +57,25 @@ export class IptablesRunner {
     // Exit 1 means "no such rule" for -C and -D; everything else non-zero is a real failure.
     if (res.code === 0 || (res.code === 1 && op !== "-I")) return res.code;
     throw new ExecError(commandLine(file, args), res.code, res.stderr || res.stdout);
+  }
+
+  /** `-S CHAIN` of one table: the rule lines (`-A ...`); an absent chain gives none. */
+  async list(family: Family, table: Table, chain: string): Promise<string[]> {
+    const file = family === 6 ? this.binaries.ip6tables : this.binaries.iptables;
+    const args = [...this.wait, "-t", table, "-S", chain];
+    const res = await this.exec(file, args);
+    if (res.code === 1) return [];
+    if (res.code !== 0) throw new ExecError(commandLine(file, args), res.code, res.stderr || res.stdout);
+    return res.stdout.split("\n").filter((l) => l.startsWith("-A "));
+  }
+
+  /** Deletes the rule an `-S` line shows (`-A CHAIN ...`). */
+  async deleteListed(family: Family, table: Table, line: string): Promise<void> {
+    const file = family === 6 ? this.binaries.ip6tables : this.binaries.iptables;
+    const args = [...this.wait, "-t", table, "-D", ...splitRuleLine(line).slice(1)];
+    const res = await this.exec(file, args);
+    if (res.code !== 0 && res.code !== 1)
+      throw new ExecError(commandLine(file, args), res.code, res.stderr || res.stdout);
   }
 
   async check(r: Rule): Promise<boolean> {

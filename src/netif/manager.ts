@@ -9,14 +9,18 @@ import { InterfaceError, type LinkLog, LinkManager } from "./interface.ts";
 import {
   type Backend,
   type BackendNames,
-  classifyIptablesError,
   DEFAULT_BACKEND_NAMES,
-  describeRule,
   IptablesRunner,
-  type Rule,
   resolveBackend,
-  rulesFor,
 } from "./iptables.ts";
+import { NftRunner } from "./nftables.ts";
+import {
+  IptablesRuleSet,
+  NftRuleSet,
+  type RuleSet,
+  type RuleSetContext,
+  type RulesReport,
+} from "./rule-sets.ts";
 
 export type SetupErrorType = "iptables" | "iptables_lock" | "interface_add" | "interface_check";
 
@@ -34,8 +38,15 @@ export interface NodeNetworkOptions {
   log: LinkLog;
   /** Called once per failure; main counts it in coredns_nodecache_setup_errors_total{errortype}. */
   onError(errortype: SetupErrorType, err: Error): void;
-  /** iptables back end: detect (default), the node's `iptables`, or force legacy / nft. */
-  backend?: Backend;
+  /**
+   * Rules back end: detect (default: native nftables when kube-proxy runs in nftables mode, else
+   * the iptables variant the node uses), the node's `iptables`, legacy, nft, or native nftables.
+   */
+  backend?: Backend | "nftables";
+  /** kube-dns-upstream's ClusterIP: where the link-local address goes while the cache is down. */
+  upstreamIp?: string | null;
+  /** `nft` program. */
+  nft?: string;
   backendNames?: BackendNames;
   /** `ip` program. */
   ip?: string;
@@ -45,17 +56,12 @@ export interface NodeNetworkOptions {
   waitSeconds?: number;
 }
 
-export interface RulesReport {
-  present: number;
-  added: number;
-  failed: number;
-}
+export type { RulesReport };
 
 export class NodeNetwork {
-  readonly rules: readonly Rule[];
   readonly link: LinkManager;
   private readonly opts: NodeNetworkOptions;
-  private runner: IptablesRunner | null = null;
+  private ruleSet: RuleSet | null = null;
   private backendName: string | null = null;
   private rulesActive = false;
   private timer: NodeJS.Timeout | null = null;
@@ -74,7 +80,6 @@ export class NodeNetwork {
       );
     }
     this.opts = opts;
-    this.rules = rulesFor(opts.localIps, opts.dnsPort, opts.healthPort, opts.readyPort);
     this.link = new LinkManager({
       name: opts.interfaceName,
       localIps: opts.localIps,
@@ -85,7 +90,7 @@ export class NodeNetwork {
     });
   }
 
-  /** The iptables back end in use ("default", "legacy", "nft"), once known. */
+  /** The rules back end in use ("default", "legacy", "nft", "nftables"), once known. */
   get backend(): string | null {
     return this.backendName;
   }
@@ -129,19 +134,37 @@ export class NodeNetwork {
     }
   }
 
-  private async getRunner(): Promise<IptablesRunner> {
-    if (this.runner === null) {
-      const names = this.opts.backendNames ?? DEFAULT_BACKEND_NAMES;
-      const { backend, binaries } = await resolveBackend(this.opts.exec, this.opts.backend ?? "auto", names);
-      this.backendName = backend;
-      this.opts.log.info(`Using iptables back end ${backend} (${binaries.iptables}, ${binaries.ip6tables})`);
-      this.runner = new IptablesRunner({
-        exec: this.opts.exec,
+  private async getRuleSet(): Promise<RuleSet> {
+    if (this.ruleSet !== null) return this.ruleSet;
+    const o = this.opts;
+    const ctx: RuleSetContext = {
+      localIps: o.localIps,
+      dnsPort: o.dnsPort,
+      healthPort: o.healthPort,
+      ...(o.readyPort !== undefined ? { readyPort: o.readyPort } : {}),
+      upstreamIp: o.upstreamIp ?? null,
+      log: o.log,
+      report: (type, err) => this.report(type, err),
+      linkAddresses: (name) => this.link.addressesOf(name),
+    };
+    const wanted = o.backend ?? "auto";
+    const nft = new NftRunner(o.exec, o.nft ?? "nft");
+    if (wanted === "nftables" || (wanted === "auto" && (await nft.kubeProxyTables()) !== null)) {
+      this.ruleSet = new NftRuleSet(nft, ctx);
+      o.log.info("Using native nftables (table inet nodelocaldns)");
+    } else {
+      const names = o.backendNames ?? DEFAULT_BACKEND_NAMES;
+      const { backend, binaries } = await resolveBackend(o.exec, wanted, names);
+      o.log.info(`Using iptables back end ${backend} (${binaries.iptables}, ${binaries.ip6tables})`);
+      const runner = new IptablesRunner({
+        exec: o.exec,
         binaries,
-        ...(this.opts.waitSeconds !== undefined ? { waitSeconds: this.opts.waitSeconds } : {}),
+        ...(o.waitSeconds !== undefined ? { waitSeconds: o.waitSeconds } : {}),
       });
+      this.ruleSet = new IptablesRuleSet(backend, runner, ctx);
     }
-    return this.runner;
+    this.backendName = this.ruleSet.name;
+    return this.ruleSet;
   }
 
   /** After the listeners are up: add every missing rule. Failures are counted and retried on sync. */
@@ -154,26 +177,7 @@ export class NodeNetwork {
   }
 
   private async ensureRules(): Promise<RulesReport> {
-    const report: RulesReport = { present: 0, added: 0, failed: 0 };
-    const runner = await this.getRunner();
-    for (const rule of this.rules) {
-      try {
-        if (await runner.ensure(rule)) {
-          report.present++;
-          this.opts.log.debug(`iptables rule ${describeRule(rule)} for nodelocaldns already exists`);
-        } else {
-          report.added++;
-          this.opts.log.info(`Added back nodelocaldns rule - ${describeRule(rule)}`);
-        }
-      } catch (err) {
-        report.failed++;
-        this.opts.log.error(
-          `Error checking/adding iptables rule ${describeRule(rule)}, error - ${(err as Error).message}`,
-        );
-        this.report(classifyIptablesError(err), err);
-      }
-    }
-    return report;
+    return (await this.getRuleSet()).ensure();
   }
 
   /** One reconcile pass: interface, then rules (if setupRules has run). Never throws. */
@@ -214,21 +218,10 @@ export class NodeNetwork {
       this.tornDown = true;
       this.opts.log.info("Tearing down");
       if (this.opts.setupIptables) {
-        let runner: IptablesRunner | null = null;
         try {
-          runner = await this.getRunner();
+          await (await this.getRuleSet()).teardown();
         } catch (err) {
           this.report("iptables", err);
-        }
-        for (const rule of runner ? this.rules : []) {
-          try {
-            await runner?.delete(rule);
-          } catch (err) {
-            this.opts.log.error(
-              `Failed deleting iptables rule ${describeRule(rule)}, error - ${(err as Error).message}`,
-            );
-            this.report(classifyIptablesError(err), err);
-          }
         }
       }
       if (this.opts.setupInterface) {
