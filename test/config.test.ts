@@ -271,9 +271,9 @@ describe("directives", () => {
     failsIn(
       "errors\nfowrad . 1.1.1.1",
       3,
-      'Corefile:3: unknown directive "fowrad"; known: autopath, bind, cache, errors, forward, health, kubernetes, log, loop, prometheus, ready, reload; did you mean "forward"?',
+      'Corefile:3: unknown directive "fowrad"; known: autopath, bind, cache, errors, forward, health, hosts, kubernetes, log, loop, prometheus, ready, reload; did you mean "forward"?',
     );
-    failsIn("hosts /etc/hosts", 2, 'directive "hosts" (a CoreDNS plugin) is not supported by nodelocaldns');
+    failsIn("dnstap /tmp/dnstap.sock", 2, 'directive "dnstap" (a CoreDNS plugin) is not supported by nodelocaldns');
   });
 
   test("once-only directives", () => {
@@ -288,6 +288,7 @@ describe("directives", () => {
       "reload",
       "loop",
       "log",
+      "hosts",
     ]) {
       failsIn(`${d}\n${d}`, 3, `given twice in one server block (first at line 2)`);
     }

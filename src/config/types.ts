@@ -158,6 +158,11 @@ export interface ServerBlock {
   loop: LoopConfig | null;
   kubernetes: KubernetesConfig | null;
   autopath: AutopathConfig | null;
+  /**
+   * Directives of the plugin table (src/plugins/): name -> the config of each occurrence, in order.
+   * Absent when the block does not use the directive.
+   */
+  plugins: Readonly<Record<string, readonly unknown[]>>;
   /** Where the block starts, for messages. */
   file: string;
   line: number;

@@ -11,8 +11,11 @@ import type { ConnectionOptions } from "../kubeapi/index.ts";
 import { ErrorsLog, type Logger } from "../log/index.ts";
 import { LOOP_TIMINGS, LoopHandler, type LoopTimings } from "../loop/index.ts";
 import type { Metrics } from "../metrics/index.ts";
+import { PLUGIN_TABLE } from "../plugins/index.ts";
 import {
+  blockServerLabel,
   type CachePlugin,
+  CHAIN_ORDER,
   ControlNames,
   composeChain,
   controlName,
@@ -180,6 +183,18 @@ export class Daemon {
 
   private handlersFor(block: ServerBlock): Handler[] {
     const handlers: Handler[] = [];
+    const env = {
+      block,
+      now: this.deps.now,
+      log: this.deps.log,
+      metrics: this.deps.metrics,
+      wheel: this.wheel,
+      server: blockServerLabel(block),
+    };
+    for (const plugin of PLUGIN_TABLE) {
+      const configs = block.plugins[plugin.name];
+      if (configs !== undefined) handlers.push(plugin.handler(configs, env));
+    }
     if (block.kubernetes !== null) {
       const records = this.cluster.recordsFor(block.kubernetes, block.autopath);
       handlers.push(
@@ -206,7 +221,7 @@ export class Daemon {
     }
     if (block.loop !== null) {
       // Probes skip the cache: the rest of the chain after it, ending in SERVFAIL like the chain does.
-      const after = handlers.filter((h) => h.name === "kubernetes" || h.name === "forward");
+      const after = handlers.filter((h) => CHAIN_ORDER.indexOf(h.name) > CHAIN_ORDER.indexOf("cache"));
       const bypass = composeChain(after, (q) => {
         q.plugin = "";
         deliver(q, errorReply(q, RCODE.SERVFAIL));

@@ -6,4 +6,4 @@ export { ForwardPlugin } from "./forward-plugin.ts";
 export { type Address, enableTcpMigration, successorServes } from "./handoff.ts";
 export { KubernetesPlugin } from "./kubernetes-plugin.ts";
 export { Query } from "./query.ts";
-export { DnsServer, type HandlerFactory, type ServerDeps } from "./server.ts";
+export { blockServerLabel, DnsServer, type HandlerFactory, type ServerDeps } from "./server.ts";

@@ -199,8 +199,7 @@ export class DnsServer {
       handlers.push(new MetricsPlugin(deps.clock, replied, block.prometheus !== null));
     if (block.cache !== null) {
       const zones = (block.cache.zones.length > 0 ? block.cache.zones : block.zones).join(" ");
-      const server =
-        block.bind.length > 0 ? `dns://${formatHost(block.bind[0]!)}:${block.port}` : `dns://:${block.port}`;
+      const server = blockServerLabel(block);
       // Entries in the cluster zones can be dropped by name when the watch changes them.
       const volatile = block.kubernetes?.zones ?? [];
       handlers.push(
@@ -219,6 +218,11 @@ export class DnsServer {
       metrics: new ZoneMetrics(this.deps.metrics, serverLabel, zone),
     };
   }
+}
+
+/** A block's `server` label for per-block metrics (cache, template): its first bind address and port. */
+export function blockServerLabel(block: ServerBlock): string {
+  return block.bind.length > 0 ? `dns://${formatHost(block.bind[0]!)}:${block.port}` : `dns://:${block.port}`;
 }
 
 function formatHost(host: string): string {

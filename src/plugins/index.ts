@@ -1,0 +1,12 @@
+// The plugin table: every directive that lives in src/plugins/NAME/ (its parsing, its handler, its
+// logic), registered once. Chain position is the name's place in CHAIN_ORDER (src/server/chain.ts),
+// so the order stays declared in one place. A block without a directive has no handler for it: the
+// composed chain of such a block is exactly what it was without the table.
+
+import { hostsPlugin } from "./hosts/index.ts";
+import type { PluginSpec } from "./types.ts";
+
+export { answer, buildReply, type DnsRecord, questionName } from "./reply.ts";
+export { definePlugin, type PluginEnv, type PluginSpec } from "./types.ts";
+
+export const PLUGIN_TABLE: readonly PluginSpec<unknown>[] = [hostsPlugin];
