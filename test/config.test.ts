@@ -273,7 +273,11 @@ describe("directives", () => {
       3,
       'Corefile:3: unknown directive "fowrad"; known: autopath, bind, cache, errors, forward, health, hosts, kubernetes, log, loop, prometheus, ready, reload; did you mean "forward"?',
     );
-    failsIn("dnstap /tmp/dnstap.sock", 2, 'directive "dnstap" (a CoreDNS plugin) is not supported by nodelocaldns');
+    failsIn(
+      "dnstap /tmp/dnstap.sock",
+      2,
+      'directive "dnstap" (a CoreDNS plugin) is not supported by nodelocaldns',
+    );
   });
 
   test("once-only directives", () => {
