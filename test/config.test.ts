@@ -227,7 +227,7 @@ describe("syntax", () => {
     fails("{\n}\n", 1, "needs zone keys");
     fails(". {\n  forward . 1.1.1.1\n  {\n  }\n}\n", 3, 'unexpected "{"');
     fails("a.org, {\n}\n", 1, 'expected another zone key after ","');
-    fails("import common\n", 1, "import are not supported");
+    fails("import common\n", 1, "file to import not found: common");
   });
 
   test("bad keys: port, transport, name", () => {

@@ -127,12 +127,12 @@ function buildBody(ctx: BuildContext, directives: Directive[]): Blockish {
   const plugins: Record<string, unknown[]> = {};
   const first = new Map<string, number>();
   for (const d of directives) {
-    if (!KNOWN_DIRECTIVES.includes(d.name)) unknown(ctx.file, d);
+    if (!KNOWN_DIRECTIVES.includes(d.name)) unknown(d);
     const plugin = PLUGIN_TABLE.find((p) => p.name === d.name);
     const prev = first.get(d.name);
     if (prev !== undefined && !ONCE_OK.has(d.name) && plugin?.repeatable !== true) {
       throw new ConfigError(
-        ctx.file,
+        d.file,
         d.line,
         `${d.name}: given twice in one server block (first at line ${prev}); it may appear only once`,
       );
@@ -194,7 +194,8 @@ function buildBody(ctx: BuildContext, directives: Directive[]): Blockish {
   return b;
 }
 
-function unknown(file: string, d: Directive): never {
+function unknown(d: Directive): never {
+  const file = d.file;
   const list = KNOWN_DIRECTIVES.join(", ");
   if (COREDNS_PLUGINS.has(d.name)) {
     throw new ConfigError(
