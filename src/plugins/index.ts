@@ -4,9 +4,10 @@
 // composed chain of such a block is exactly what it was without the table.
 
 import { hostsPlugin } from "./hosts/index.ts";
+import { rewritePlugin } from "./rewrite/index.ts";
 import type { PluginSpec } from "./types.ts";
 
 export { answer, buildReply, type DnsRecord, questionName } from "./reply.ts";
 export { definePlugin, type PluginEnv, type PluginSpec } from "./types.ts";
 
-export const PLUGIN_TABLE: readonly PluginSpec<unknown>[] = [hostsPlugin];
+export const PLUGIN_TABLE: readonly PluginSpec<unknown>[] = [hostsPlugin, rewritePlugin];
