@@ -5,9 +5,10 @@
 
 import { hostsPlugin } from "./hosts/index.ts";
 import { rewritePlugin } from "./rewrite/index.ts";
+import { templatePlugin } from "./template/index.ts";
 import type { PluginSpec } from "./types.ts";
 
 export { answer, buildReply, type DnsRecord, questionName } from "./reply.ts";
 export { definePlugin, type PluginEnv, type PluginSpec } from "./types.ts";
 
-export const PLUGIN_TABLE: readonly PluginSpec<unknown>[] = [hostsPlugin, rewritePlugin];
+export const PLUGIN_TABLE: readonly PluginSpec<unknown>[] = [hostsPlugin, rewritePlugin, templatePlugin];

@@ -28,7 +28,8 @@ export interface ExampleSetup {
 
 /** The example bound to the test's address and port, forwarding to the test's upstream. */
 export function localized(text: string, s: ExampleSetup): string {
-  let out = text.replaceAll(":1053 {", `:${s.port} {\n    bind ${s.host}`);
+  // Every key's port, and a bind line opening each server block (a line at column 0 ending in "{").
+  let out = text.replace(/:1053\b/g, `:${s.port}`).replace(/^(\S.*\{)$/gm, `$1\n    bind ${s.host}`);
   if (s.upstream) out = out.replaceAll("127.0.0.1:5300", `${s.upstream.host}:${s.upstream.port}`);
   for (const [from, to] of Object.entries(s.replace ?? {})) out = out.replaceAll(from, to);
   return out;

@@ -1,0 +1,177 @@
+// The template handler (CoreDNS semantics): the block's templates in Corefile order; the first whose
+// zone, class, type and a regex match answers with its rendered records and rcode. A template whose
+// zone matches but nothing else does is SERVFAIL unless it falls through (to the next template, then
+// to the next plugin). Names outside every template zone pass on untouched.
+
+import { errorReply, RCODE, TYPE } from "../../dns/index.ts";
+import { deliver, type Handler, type Next, type Query } from "../../server/index.ts";
+import { classText, typeText } from "../codes.ts";
+import { compileGoRegexp } from "../regexp.ts";
+import { answer, type DnsRecord, questionName } from "../reply.ts";
+import { GoTemplate } from "./gotemplate.ts";
+import type { Section, TemplateConfig } from "./parse.ts";
+import { parseRr } from "./rr.ts";
+
+const ANY_CLASS = 255;
+
+export interface TemplateCounters {
+  matched(zone: string, klass: string, type: string): void;
+  /** The Go template failed (`template`) or its output was no valid RR (`rr`). */
+  failed(
+    kind: "template" | "rr",
+    zone: string,
+    klass: string,
+    type: string,
+    section: Section,
+    source: string,
+  ): void;
+}
+
+interface Compiled {
+  config: TemplateConfig;
+  regexps: RegExp[];
+  sections: Record<Section, GoTemplate[]>;
+}
+
+export interface TemplateData {
+  Zone: string;
+  Name: string;
+  Regex: string;
+  Match: string[];
+  Group: Record<string, string>;
+  Class: string;
+  Type: string;
+  Remote: string;
+  Question: { Name: string; Qtype: number; Qclass: number };
+  Message: { Id: number; Question: { Name: string; Qtype: number; Qclass: number }[] };
+  Var: Record<string, string>;
+}
+
+export class TemplatePlugin implements Handler {
+  readonly name = "template" as const;
+  private readonly templates: Compiled[];
+  private readonly zones: string[];
+  private readonly counters: TemplateCounters;
+
+  constructor(configs: readonly TemplateConfig[], counters: TemplateCounters) {
+    this.counters = counters;
+    this.templates = configs.map((config) => ({
+      config,
+      regexps: config.match.map((m) => compileGoRegexp(m) as RegExp),
+      sections: {
+        answer: config.answer.map((s) => new GoTemplate(s)),
+        additional: config.additional.map((s) => new GoTemplate(s)),
+        authority: config.authority.map((s) => new GoTemplate(s)),
+      },
+    }));
+    this.zones = [...new Set(configs.flatMap((c) => c.zones))];
+  }
+
+  handle(query: Query, next: Next): void {
+    const name = questionName(query);
+    if (matchZone(this.zones, name) === null) {
+      next(query);
+      return;
+    }
+    for (const t of this.templates) {
+      const data = matchTemplate(t, query, name);
+      if (data === null) {
+        if (fallsThrough(t.config.fallthrough, name)) continue;
+        this.fail(query);
+        return;
+      }
+      if (data === "skip") continue;
+      this.counters.matched(data.Zone, data.Class, data.Type);
+      if (t.config.rcode === RCODE.SERVFAIL) {
+        this.fail(query);
+        return;
+      }
+      const sections = this.render(t, data);
+      if (sections === null) {
+        this.fail(query);
+        return;
+      }
+      answer(query, "template", t.config.rcode, sections);
+      return;
+    }
+    next(query);
+  }
+
+  private render(t: Compiled, data: TemplateData): Record<Section, DnsRecord[]> | null {
+    const out: Record<Section, DnsRecord[]> = { answer: [], additional: [], authority: [] };
+    for (const section of ["answer", "additional", "authority"] as const) {
+      for (const template of t.sections[section]) {
+        let text: string;
+        try {
+          text = template.execute(data);
+        } catch {
+          this.counters.failed("template", data.Zone, data.Class, data.Type, section, template.source);
+          return null;
+        }
+        const rr = parseRr(text);
+        if (typeof rr === "string") {
+          this.counters.failed("rr", data.Zone, data.Class, data.Type, section, template.source);
+          return null;
+        }
+        out[section].push(rr);
+      }
+    }
+    return out;
+  }
+
+  private fail(query: Query): void {
+    query.plugin = "template";
+    deliver(query, errorReply(query, RCODE.SERVFAIL));
+  }
+}
+
+/**
+ * The template's data when it answers this query; "skip" when its zone, class or type do not apply
+ * (always on to the next template); null when they do but no regex matches (fallthrough decides).
+ */
+function matchTemplate(t: Compiled, query: Query, name: string): TemplateData | "skip" | null {
+  const zone = matchZone(t.config.zones, name);
+  if (zone === null) return "skip";
+  const { qclass, qtype } = t.config;
+  if (qclass !== ANY_CLASS && query.qclass !== ANY_CLASS && query.qclass !== qclass) return "skip";
+  if (qtype !== TYPE.ANY && query.qtype !== TYPE.ANY && query.qtype !== qtype) return "skip";
+  for (const re of t.regexps) {
+    const m = re.exec(name);
+    if (m === null) continue;
+    const group: Record<string, string> = {};
+    m.forEach((v, i) => {
+      group[String(i)] = v ?? "";
+    });
+    for (const [k, v] of Object.entries(m.groups ?? {})) group[k] = v ?? "";
+    const question = { Name: name, Qtype: query.qtype, Qclass: query.qclass };
+    return {
+      Zone: zone,
+      Name: name,
+      Regex: re.source,
+      Match: [...m].map((v) => v ?? ""),
+      Group: group,
+      Class: classText(query.qclass !== ANY_CLASS ? query.qclass : qclass),
+      Type: typeText(query.qtype !== TYPE.ANY ? query.qtype : qtype),
+      Remote: query.remoteAddress,
+      Question: question,
+      Message: { Id: query.id, Question: [question] },
+      Var: {},
+    };
+  }
+  return null;
+}
+
+/** The longest of `zones` that contains `name` (plugin.Zones.Matches), or null. */
+export function matchZone(zones: readonly string[], name: string): string | null {
+  let best: string | null = null;
+  for (const z of zones) {
+    if ((z === "." || name === z || name.endsWith(`.${z}`)) && (best === null || z.length > best.length))
+      best = z;
+  }
+  return best;
+}
+
+function fallsThrough(zones: readonly string[] | null, name: string): boolean {
+  if (zones === null) return false;
+  return zones.length === 0 || matchZone(zones, name) !== null;
+}
