@@ -5,6 +5,7 @@ import { readFileSync, statSync } from "node:fs";
 import { nameInZone, nameToWire, RCODE, TYPE } from "../../dns/index.ts";
 import type { Handler, Next, Query } from "../../server/index.ts";
 import { answer, type DnsRecord, questionName } from "../reply.ts";
+import { matchZone } from "../zones.ts";
 import { HostsMap } from "./map.ts";
 import type { HostsConfig } from "./parse.ts";
 
@@ -122,7 +123,7 @@ export class HostsPlugin implements Handler {
   }
 
   private inZones(name: string): boolean {
-    return this.config.zones.some((z) => z === "." || name === z || name.endsWith(`.${z}`));
+    return matchZone(this.config.zones, name) !== null;
   }
 }
 

@@ -8,6 +8,7 @@ import { deliver, type Handler, type Next, type Query } from "../../server/index
 import { classText, typeText } from "../codes.ts";
 import { compileGoRegexp } from "../regexp.ts";
 import { answer, type DnsRecord, questionName } from "../reply.ts";
+import { fallsThrough, matchZone } from "../zones.ts";
 import { GoTemplate } from "./gotemplate.ts";
 import type { Section, TemplateConfig } from "./parse.ts";
 import { parseRr } from "./rr.ts";
@@ -159,19 +160,4 @@ function matchTemplate(t: Compiled, query: Query, name: string): TemplateData | 
     };
   }
   return null;
-}
-
-/** The longest of `zones` that contains `name` (plugin.Zones.Matches), or null. */
-export function matchZone(zones: readonly string[], name: string): string | null {
-  let best: string | null = null;
-  for (const z of zones) {
-    if ((z === "." || name === z || name.endsWith(`.${z}`)) && (best === null || z.length > best.length))
-      best = z;
-  }
-  return best;
-}
-
-function fallsThrough(zones: readonly string[] | null, name: string): boolean {
-  if (zones === null) return false;
-  return zones.length === 0 || matchZone(zones, name) !== null;
 }

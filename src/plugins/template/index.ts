@@ -8,7 +8,7 @@ import { type TemplateCounters, TemplatePlugin } from "./handler.ts";
 import { parseTemplate, type TemplateConfig } from "./parse.ts";
 
 export { GoTemplate, TemplateError } from "./gotemplate.ts";
-export { matchZone, TemplatePlugin } from "./handler.ts";
+export { TemplatePlugin } from "./handler.ts";
 export { parseTemplate, type TemplateConfig } from "./parse.ts";
 export { parseRr } from "./rr.ts";
 
