@@ -128,8 +128,16 @@ describe("template (README examples)", () => {
       "    forward",
       `    prometheus ${new URL(metricsUrl).host}\n    forward`,
     );
+    const root = `.:${search.port} {
+    bind ${host}
+    template IN A alias.test {
+        answer "{{ .Name }} 60 IN CNAME www.example.test."
+    }
+    forward . ${upstream.host}:${upstream.port}
+}
+`;
     await startDaemon({
-      corefile: `${first}\n${localized(readmeExample("`template", 1), { ...ips, upstream })}`,
+      corefile: `${first}\n${localized(readmeExample("`template", 1), { ...ips, upstream })}\n${root}`,
       readyProbe: search,
     });
   });
@@ -166,6 +174,17 @@ describe("template (README examples)", () => {
     assert.equal((await dig(ips, "www.example.test", "MX")).rcode, "SERVFAIL");
     // No regex matches, fallthrough: the A template lets other names go to the upstream.
     assert.equal((await dig(ips, "www.example.test", "A")).answer[0]?.data, "192.0.2.80");
+  });
+
+  test("a CNAME answer to an A question gets its target's records, resolved through the daemon", async () => {
+    const r = await dig(search, "alias.test", "A");
+    assert.deepEqual(
+      r.answer.map((a) => [a.name, a.type, a.data]),
+      [
+        ["alias.test.", "CNAME", "www.example.test."],
+        ["www.example.test.", "A", "192.0.2.80"],
+      ],
+    );
   });
 
   test("coredns_template_matches_total counts matches by zone, class and type", async () => {

@@ -190,6 +190,7 @@ export class Daemon {
       metrics: this.deps.metrics,
       wheel: this.wheel,
       server: blockServerLabel(block),
+      resolve: (nameWire: Buffer, qtype: number) => this.resolver.resolve(nameWire, qtype),
     };
     for (const plugin of PLUGIN_TABLE) {
       const configs = block.plugins[plugin.name];

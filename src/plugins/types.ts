@@ -16,6 +16,11 @@ export interface PluginEnv {
   wheel: TimerWheel;
   /** The block's `server` metric label (dns://ADDR:PORT), as the cache labels it. */
   server: string;
+  /**
+   * Resolve a name through the daemon itself (its own socket: the whole chain, cache included), as
+   * CoreDNS's plugin/pkg/upstream does; the raw reply, or null on failure.
+   */
+  resolve(nameWire: Buffer, qtype: number): Promise<Buffer | null>;
 }
 
 export interface PluginSpec<C> {

@@ -3,7 +3,8 @@
 // zone matches but nothing else does is SERVFAIL unless it falls through (to the next template, then
 // to the next plugin). Names outside every template zone pass on untouched.
 
-import { errorReply, RCODE, TYPE } from "../../dns/index.ts";
+import * as packet from "dns-packet";
+import { errorReply, nameToWire, RCODE, TYPE } from "../../dns/index.ts";
 import { deliver, type Handler, type Next, type Query } from "../../server/index.ts";
 import { classText, typeText } from "../codes.ts";
 import { compileGoRegexp } from "../regexp.ts";
@@ -14,6 +15,8 @@ import type { Section, TemplateConfig } from "./parse.ts";
 import { parseRr } from "./rr.ts";
 
 const ANY_CLASS = 255;
+
+export type Resolve = (nameWire: Buffer, qtype: number) => Promise<Buffer | null>;
 
 export interface TemplateCounters {
   matched(zone: string, klass: string, type: string): void;
@@ -53,9 +56,11 @@ export class TemplatePlugin implements Handler {
   private readonly templates: Compiled[];
   private readonly zones: string[];
   private readonly counters: TemplateCounters;
+  private readonly resolve: Resolve;
 
-  constructor(configs: readonly TemplateConfig[], counters: TemplateCounters) {
+  constructor(configs: readonly TemplateConfig[], counters: TemplateCounters, resolve: Resolve) {
     this.counters = counters;
+    this.resolve = resolve;
     this.templates = configs.map((config) => ({
       config,
       regexps: config.match.map((m) => compileGoRegexp(m) as RegExp),
@@ -92,10 +97,47 @@ export class TemplatePlugin implements Handler {
         this.fail(query);
         return;
       }
-      answer(query, "template", t.config.rcode, sections);
+      const rcode = t.config.rcode;
+      if (query.qtype === TYPE.A || query.qtype === TYPE.AAAA) {
+        const targets = sections.answer
+          .filter((rr) => rr.type === "CNAME")
+          .map((rr) => (rr as { data: string }).data);
+        if (targets.length > 0) {
+          this.follow(query, targets, sections)
+            .then(() => answer(query, "template", rcode, sections))
+            .catch(() => {
+              if (!query.answered) this.fail(query);
+            });
+          return;
+        }
+      }
+      answer(query, "template", rcode, sections);
       return;
     }
     next(query);
+  }
+
+  /** CoreDNS: an A/AAAA answer that is a CNAME gets its target's records appended (resolved upstream). */
+  private async follow(
+    query: Query,
+    targets: string[],
+    sections: Record<Section, DnsRecord[]>,
+  ): Promise<void> {
+    for (const target of targets) {
+      let wire: Buffer;
+      try {
+        wire = nameToWire(target);
+      } catch {
+        continue;
+      }
+      const reply = await this.resolve(wire, query.qtype);
+      if (reply === null) continue;
+      try {
+        sections.answer.push(...(packet.decode(reply).answers ?? []));
+      } catch {
+        // an undecodable reply adds nothing, as a failed lookup in CoreDNS
+      }
+    }
   }
 
   private render(t: Compiled, data: TemplateData): Record<Section, DnsRecord[]> | null {

@@ -48,5 +48,5 @@ export const templatePlugin = definePlugin<TemplateConfig>({
   name: "template",
   repeatable: true,
   parse: parseTemplate,
-  handler: (configs, env) => new TemplatePlugin(configs, templateCounters(env)),
+  handler: (configs, env) => new TemplatePlugin(configs, templateCounters(env), env.resolve),
 });
