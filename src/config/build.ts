@@ -45,9 +45,9 @@ export const KNOWN_DIRECTIVES: readonly string[] = [
 // Other CoreDNS plugins: named as such so the message says "not supported", not "misspelt".
 const COREDNS_PLUGINS = new Set(
   (
-    "acl any auto azure bufsize cancel chaos clouddns debug dns64 dnssec dnstap erratic etcd file geoip grpc " +
-    "header k8s_external loadbalance local metadata minimal multisocket nomad nsid on pprof " +
-    "quic root route53 secondary sign timeouts tls trace transfer tsig view whoami"
+    "acl any auto azure cancel chaos clouddns dnssec dnstap erratic etcd file geoip grpc " +
+    "header k8s_external local metadata minimal multisocket nomad nsid on " +
+    "quic root route53 secondary sign tls trace transfer tsig view"
   ).split(" "),
 );
 

@@ -3,4 +3,11 @@
 // table (imported by build.ts) never imports config/index.ts back.
 export type { Arg, Directive } from "./parser.ts";
 export { type BuildContext, fmtMs, Reader } from "./reader.ts";
-export { isIpLiteral, normalizeName, parseDuration, parseInt10, zonesOf } from "./values.ts";
+export {
+  isIpLiteral,
+  normalizeName,
+  parseDuration,
+  parseInt10,
+  parseListenAddress,
+  zonesOf,
+} from "./values.ts";

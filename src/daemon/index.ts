@@ -68,6 +68,8 @@ export class Daemon {
   private readonly probe: SelfProbe;
   readonly control: ControlNames;
   private config: Config | null = null;
+  /** The log level the daemon started with; `debug` in any block raises it while present. */
+  private baseLogLevel: string | null = null;
 
   constructor(deps: DaemonDeps) {
     this.deps = deps;
@@ -124,6 +126,10 @@ export class Daemon {
 
   /** Serve `config`: new chains on the same listeners (no query dropped), HTTP endpoints, loop probes. */
   async apply(config: Config): Promise<void> {
+    this.baseLogLevel ??= this.deps.log.level;
+    const debug = config.blocks.some((b) => b.plugins.debug !== undefined);
+    this.deps.log.level = debug ? "debug" : this.baseLogLevel;
+    if (debug) this.deps.log.debug("log level raised to debug (a block has the debug directive)");
     this.cluster.beginApply();
     try {
       await this.server.apply(config);
@@ -194,7 +200,7 @@ export class Daemon {
     };
     for (const plugin of PLUGIN_TABLE) {
       const configs = block.plugins[plugin.name];
-      if (configs !== undefined) handlers.push(plugin.handler(configs, env));
+      if (configs !== undefined && plugin.handler !== undefined) handlers.push(plugin.handler(configs, env));
     }
     if (block.kubernetes !== null) {
       const records = this.cluster.recordsFor(block.kubernetes, block.autopath);

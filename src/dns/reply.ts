@@ -33,10 +33,15 @@ export interface StoredReply {
 }
 
 /** Our OPT record (root owner, our UDP size, DO as asked) at `offset`. */
-export function writeOpt(out: Buffer, offset: number, dnssecOk: boolean): void {
+export function writeOpt(
+  out: Buffer,
+  offset: number,
+  dnssecOk: boolean,
+  udpSize = ADVERTISED_UDP_SIZE,
+): void {
   out[offset] = 0; // root owner
   out.writeUInt16BE(TYPE.OPT, offset + 1);
-  out.writeUInt16BE(ADVERTISED_UDP_SIZE, offset + 3);
+  out.writeUInt16BE(udpSize, offset + 3);
   out.writeUInt32BE(dnssecOk ? EDNS_DO : 0, offset + 5);
   out.writeUInt16BE(0, offset + 9);
 }
@@ -141,7 +146,7 @@ export function upstreamQuery(view: QueryView, id: number): Buffer {
   out.writeUInt32BE(0, 6);
   out.writeUInt16BE(1, 10);
   view.buf.copy(out, HEADER_LENGTH, HEADER_LENGTH, view.questionEnd);
-  writeOpt(out, HEADER_LENGTH + questionLength, view.dnssecOk);
+  writeOpt(out, HEADER_LENGTH + questionLength, view.dnssecOk, view.upstreamUdpSize);
   return out;
 }
 

@@ -23,15 +23,19 @@ export interface PluginEnv {
   resolve(nameWire: Buffer, qtype: number): Promise<Buffer | null>;
 }
 
+/** Table directives that configure the server instead of handling queries: no chain position. */
+export const SETUP_DIRECTIVES = ["debug", "pprof", "timeouts"] as const;
+export type SetupDirective = (typeof SETUP_DIRECTIVES)[number];
+
 export interface PluginSpec<C> {
   /** The directive's name in a Corefile; its chain position is its place in CHAIN_ORDER. */
-  readonly name: PluginName;
+  readonly name: PluginName | SetupDirective;
   /** May appear more than once in a block (each occurrence is one more config, in order). */
   readonly repeatable: boolean;
   /** One occurrence of the directive -> its validated config (throws ConfigError). */
   parse(ctx: BuildContext, d: Directive): C;
-  /** The block's handler from every occurrence's config (in Corefile order). */
-  handler(configs: readonly C[], env: PluginEnv): Handler;
+  /** The block's handler from every occurrence's config (in Corefile order); none for setup directives. */
+  handler?(configs: readonly C[], env: PluginEnv): Handler;
 }
 
 /** Type-checks one table entry while the table itself holds specs of every config type. */

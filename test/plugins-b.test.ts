@@ -1,0 +1,267 @@
+// loadbalance, bufsize, dns64, whoami, timeouts, pprof and debug in the real daemon, asked with dig,
+// with a real unbound behind it.
+
+import assert from "node:assert/strict";
+import { connect } from "node:net";
+import { after, before, describe, test } from "node:test";
+import {
+  cleanupAll,
+  type Daemon,
+  dig,
+  encodeQuery,
+  freePort,
+  largeTxtRecords,
+  soaRecord,
+  startDaemon,
+  startUnbound,
+  type Upstream,
+  uniqueLoopback,
+} from "./support/index.ts";
+
+after(cleanupAll);
+
+/** Milliseconds until the server closes a TCP connection that sends `send` and then nothing. */
+function closedAfter(host: string, port: number, send: Buffer | null): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now();
+    const socket = connect({ host, port }, () => {
+      if (send !== null) socket.write(send);
+    });
+    socket.on("error", reject);
+    socket.on("close", () => resolve(Date.now() - started));
+    socket.resume();
+  });
+}
+
+describe("issue 16 part B directives against unbound", () => {
+  let upstream: Upstream;
+  let daemon: Daemon;
+  let host: string;
+  let port: number;
+  let allPort: number;
+  let v6: { host: string; port: number };
+  let pprofUrl: string;
+  let metricsUrl: string;
+
+  before(async () => {
+    upstream = await startUnbound({
+      host: uniqueLoopback(),
+      records: [
+        soaRecord("lb.test", { ttl: 300, minimum: 30 }),
+        ...[1, 2, 3, 4, 5].map((i) => `many.lb.test. 300 IN A 10.1.0.${i}`),
+        ...[1, 2, 3].map((i) => `lb.test. 300 IN MX ${i * 10} mx${i}.lb.test.`),
+        soaRecord("v4only.test", { ttl: 120, minimum: 30 }),
+        "only4.v4only.test. 300 IN A 192.0.2.33",
+        "dual.v4only.test. 300 IN A 192.0.2.34",
+        "dual.v4only.test. 300 IN AAAA 2001:db8::34",
+        "33.2.0.192.in-addr.arpa. 300 IN PTR only4.v4only.test.",
+        soaRecord("big.test"),
+        ...largeTxtRecords("txt.big.test", 900),
+      ],
+      zones: [
+        { name: "lb.test.", type: "static" },
+        { name: "v4only.test.", type: "static" },
+        { name: "big.test.", type: "static" },
+        { name: "2.0.192.in-addr.arpa.", type: "static" },
+      ],
+    });
+    const u = `${upstream.host}:${upstream.port}`;
+    host = uniqueLoopback();
+    port = await freePort(host);
+    allPort = await freePort(host);
+    v6 = { host: "::1", port: await freePort("::1") };
+    pprofUrl = `http://${host}:${await freePort(host)}/debug/pprof`;
+    metricsUrl = `http://${host}:${await freePort(host)}/metrics`;
+    daemon = await startDaemon({
+      corefile: `lb.test:${port} {
+  bind ${host}
+  cache 30
+  loadbalance round_robin
+  forward . ${u}
+}
+v4only.test:${port} 2.0.192.in-addr.arpa:${port} ip6.arpa:${port} {
+  bind ${host}
+  dns64
+  forward . ${u}
+}
+v4only.test:${v6.port} 2.0.192.in-addr.arpa:${v6.port} ip6.arpa:${v6.port} {
+  bind ::1
+  cache
+  dns64 64:ff9b::/96
+  forward . ${u}
+}
+v4only.test:${allPort} {
+  bind ${host}
+  dns64 {
+    prefix 2001:db8:64::/48
+    translate_all
+    allow_ipv4
+  }
+  forward . ${u}
+}
+big.test:${port} {
+  bind ${host}
+  bufsize 512
+  forward . ${u}
+}
+whoami.test:${port} {
+  bind ${host}
+  whoami
+}
+.:${port} {
+  bind ${host}
+  timeouts {
+    read 1s
+    idle 3s
+  }
+  debug
+  pprof ${new URL(pprofUrl).host}
+  prometheus ${new URL(metricsUrl).host}
+  forward . ${u}
+}
+`,
+      readyProbe: { host, port },
+    });
+  });
+
+  test("loadbalance: A and MX orders vary, on cache hits too; the records stay the same", async () => {
+    const aOrders = new Set<string>();
+    const mxOrders = new Set<string>();
+    for (let i = 0; i < 12; i++) {
+      const r = await dig({ host, port }, "many.lb.test", "A");
+      assert.equal(r.rcode, "NOERROR");
+      const ips = r.answer.map((a) => a.data);
+      assert.deepEqual([...ips].sort(), ["10.1.0.1", "10.1.0.2", "10.1.0.3", "10.1.0.4", "10.1.0.5"]);
+      aOrders.add(ips.join(","));
+      const mx = await dig({ host, port }, "lb.test", "MX");
+      mxOrders.add(mx.answer.map((a) => a.data).join(","));
+      assert.equal(mx.answer.length, 3);
+    }
+    // Two upstream queries in all: every other answer was a cache hit, and still shuffled.
+    const asked = (await upstream.queryLog()).filter((q) => q.name.endsWith("lb.test."));
+    assert.equal(asked.length, 2, JSON.stringify(asked));
+    assert.ok(aOrders.size >= 4, `A orders seen: ${aOrders.size}`);
+    assert.ok(mxOrders.size >= 2, `MX orders seen: ${mxOrders.size}`);
+  });
+
+  test("dns64: an IPv6 client gets AAAA synthesized from A (TTL capped by the SOA's)", async () => {
+    const r = await dig(v6, "only4.v4only.test", "AAAA");
+    assert.equal(r.rcode, "NOERROR", r.raw);
+    assert.deepEqual(
+      r.answer.map((a) => [a.type, a.data, a.ttl]),
+      // min(A TTL 300, the SOA TTL in the AAAA reply: 30 as served, RFC 2308's min(TTL, MINIMUM))
+      [["AAAA", "64:ff9b::c000:221", 30]],
+    );
+    const dual = await dig(v6, "dual.v4only.test", "AAAA");
+    assert.deepEqual(
+      dual.answer.map((a) => a.data),
+      ["2001:db8::34"],
+      "a name with AAAA keeps them",
+    );
+    const missing = await dig(v6, "nope.v4only.test", "AAAA");
+    assert.equal(missing.rcode, "NXDOMAIN");
+    const a = await dig(v6, "only4.v4only.test", "A");
+    assert.deepEqual(
+      a.answer.map((x) => x.data),
+      ["192.0.2.33"],
+    );
+  });
+
+  test("dns64: IPv4 clients are not translated unless allow_ipv4; translate_all replaces AAAA", async () => {
+    const plain = await dig({ host, port }, "only4.v4only.test", "AAAA");
+    assert.equal(plain.rcode, "NOERROR");
+    assert.deepEqual(plain.answer, []);
+    const all = await dig({ host, port: allPort }, "dual.v4only.test", "AAAA");
+    assert.equal(all.rcode, "NOERROR", all.raw);
+    assert.deepEqual(
+      all.answer.map((a) => a.data),
+      ["2001:db8:64:c000:2:2200::"],
+      "the /48 prefix skips bits 64..71; the real AAAA is replaced",
+    );
+  });
+
+  test("dns64: PTR in the prefix's ip6.arpa is a CNAME to in-addr.arpa plus its answer", async () => {
+    const name = "1.2.2.0.0.0.0.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.b.9.f.f.4.6.0.0.ip6.arpa";
+    const r = await dig(v6, name, "PTR");
+    assert.equal(r.rcode, "NOERROR", r.raw);
+    assert.deepEqual(
+      r.answer.map((a) => [a.type, a.data]),
+      [
+        ["CNAME", "33.2.0.192.in-addr.arpa."],
+        ["PTR", "only4.v4only.test."],
+      ],
+    );
+  });
+
+  test("dns64 counts translations as CoreDNS names the metric", async () => {
+    const text = await (await fetch(metricsUrl)).text();
+    const m = /coredns_dns64_requests_translated_total\{server="dns:\/\/\[::1\]:\d+"\} (\d+)/.exec(text);
+    assert.ok(
+      m && Number(m[1]) >= 1,
+      text
+        .split("\n")
+        .filter((l) => l.includes("dns64"))
+        .join("\n"),
+    );
+  });
+
+  test("bufsize 512: a 1232-byte client still gets at most 512 bytes over UDP (TC=1)", async () => {
+    const capped = await dig({ host, port }, "txt.big.test", "TXT", { bufsize: 1232, ignoreTc: true });
+    assert.ok(capped.flags.includes("tc"), capped.raw);
+    assert.ok((capped.msgSize ?? 0) <= 512, `size ${capped.msgSize}`);
+    const other = await dig({ host, port }, "many.lb.test", "A", { bufsize: 1232 });
+    assert.equal(other.rcode, "NOERROR");
+    const tcp = await dig({ host, port }, "txt.big.test", "TXT", { tcp: true });
+    assert.ok(!tcp.flags.includes("tc") && tcp.answer.length > 1);
+  });
+
+  test("whoami: the client's address and source port in additional", async () => {
+    const source = uniqueLoopback();
+    const sport = await freePort(source);
+    for (const tcp of [false, true]) {
+      const r = await dig({ host, port }, "whoami.test", "A", {
+        tcp,
+        extraArgs: ["-b", `${source}#${sport}`],
+      });
+      assert.equal(r.rcode, "NOERROR", r.raw);
+      assert.ok(r.flags.includes("aa"));
+      assert.deepEqual(r.answer, []);
+      assert.deepEqual(
+        r.additional.map((x) => [x.name, x.type, x.data]),
+        [
+          ["whoami.test.", "A", source],
+          [`_${tcp ? "tcp" : "udp"}.whoami.test.`, "SRV", `0 0 ${sport} .`],
+        ],
+      );
+    }
+  });
+
+  test("timeouts: read 1s closes a connection with no query; idle 3s one quiet after a query", async () => {
+    const quiet = await closedAfter(host, port, null);
+    assert.ok(quiet >= 900 && quiet < 2500, `no query: closed after ${quiet} ms (read 1s)`);
+    const half = await closedAfter(host, port, Buffer.from([0, 40, 1, 2, 3]));
+    assert.ok(half >= 900 && half < 2500, `half a query: closed after ${half} ms (read 1s)`);
+    const q = encodeQuery("many.lb.test", "A");
+    const frame = Buffer.concat([Buffer.from([q.length >> 8, q.length & 0xff]), q]);
+    const idle = await closedAfter(host, port, frame);
+    assert.ok(idle >= 2900 && idle < 6000, `after one query: closed after ${idle} ms (idle 3s)`);
+  });
+
+  test("pprof: a CPU profile and a heap snapshot over HTTP", async () => {
+    const index = await fetch(`${pprofUrl}/`);
+    assert.equal(index.status, 200);
+    const profile = await (await fetch(`${pprofUrl}/profile?seconds=1`)).json();
+    assert.ok(Array.isArray(profile.nodes) && profile.nodes.length > 0);
+    assert.ok(profile.endTime > profile.startTime);
+    const heap = await fetch(`${pprofUrl}/heap`);
+    assert.equal(heap.status, 200);
+    const head = (await heap.text()).slice(0, 20);
+    assert.match(head, /^\{"snapshot":/);
+    assert.equal((await fetch(`${pprofUrl}/profile?seconds=0`)).status, 400);
+  });
+
+  test("debug: the daemon logs at debug level while a block has it", async () => {
+    assert.ok(daemon.isRunning());
+    assert.match(daemon.output(), /"level":20,.*log level raised to debug/);
+  });
+});
