@@ -250,7 +250,11 @@ whoami.test:${port} {
   test("pprof: a CPU profile and a heap snapshot over HTTP", async () => {
     const index = await fetch(`${pprofUrl}/`);
     assert.equal(index.status, 200);
-    const profile = await (await fetch(`${pprofUrl}/profile?seconds=1`)).json();
+    const profile = (await (await fetch(`${pprofUrl}/profile?seconds=1`)).json()) as {
+      nodes: unknown[];
+      startTime: number;
+      endTime: number;
+    };
     assert.ok(Array.isArray(profile.nodes) && profile.nodes.length > 0);
     assert.ok(profile.endTime > profile.startTime);
     const heap = await fetch(`${pprofUrl}/heap`);
