@@ -2,6 +2,7 @@
 // with a real unbound behind it.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import {
@@ -267,5 +268,111 @@ whoami.test:${port} {
   test("debug: the daemon logs at debug level while a block has it", async () => {
     assert.ok(daemon.isRunning());
     assert.match(daemon.output(), /"level":20,.*log level raised to debug/);
+  });
+});
+
+const README = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+
+/** The first Corefile example under the README heading that starts with "### `NAME". */
+function readmeExample(name: string): string {
+  const at = README.indexOf(`### \`${name}`);
+  assert.ok(at >= 0, `README section for ${name}`);
+  const m = /```corefile\n([\s\S]*?)```/.exec(README.slice(at));
+  assert.ok(m, `README example for ${name}`);
+  return m[1]!;
+}
+
+describe("the README examples of these directives, run as written (addresses made local)", () => {
+  let upstream: Upstream;
+
+  before(async () => {
+    upstream = await startUnbound({
+      host: uniqueLoopback(),
+      records: [
+        soaRecord("example.test", { ttl: 300, minimum: 30 }),
+        ...[1, 2, 3, 4].map((i) => `many.example.test. 300 IN A 10.2.0.${i}`),
+        "dual.example.test. 300 IN A 192.0.2.34",
+        "dual.example.test. 300 IN AAAA 2001:db8::34",
+        ...largeTxtRecords("mid.example.test", 1000, 300, 1),
+      ],
+    });
+  });
+
+  /** The example with its port, upstream and pprof address made local, bound to `hosts`. */
+  let pprofAddress = "";
+
+  async function run(name: string, hosts: string[], port: number): Promise<Daemon> {
+    const pprof = `${hosts[0]}:${await freePort(hosts[0])}`;
+    pprofAddress = pprof;
+    const text = readmeExample(name)
+      .replace(/^(\S+?):(53|1053) \{/m, `$1:${port} {\n    bind ${hosts.join(" ")}`)
+      .replaceAll("127.0.0.1:5300", `${upstream.host}:${upstream.port}`)
+      .replace("localhost:6053", pprof);
+    return startDaemon({ corefile: text, readyProbe: { host: hosts[0]!, port } });
+  }
+
+  test("loadbalance round_robin", async () => {
+    const host = uniqueLoopback();
+    const port = await freePort(host);
+    const d = await run("loadbalance", [host], port);
+    const orders = new Set<string>();
+    for (let i = 0; i < 10; i++) {
+      orders.add((await dig({ host, port }, "many.example.test", "A")).answer.map((a) => a.data).join());
+    }
+    assert.ok(orders.size >= 3, `orders: ${orders.size}`);
+    await d.stop();
+  });
+
+  test("bufsize 1024", async () => {
+    const host = uniqueLoopback();
+    const port = await freePort(host);
+    const d = await run("bufsize", [host], port);
+    const udp = await dig({ host, port }, "mid.example.test", "TXT", { bufsize: 1232, ignoreTc: true });
+    assert.ok(udp.flags.includes("tc") && (udp.msgSize ?? 0) <= 1024, udp.raw);
+    const tcp = await dig({ host, port }, "mid.example.test", "TXT", { tcp: true });
+    assert.ok((tcp.msgSize ?? 0) > 1024 && (tcp.msgSize ?? 0) <= 1232, `whole reply ${tcp.msgSize} bytes`);
+    await d.stop();
+  });
+
+  test("dns64 64:ff9b::/96 { translate_all }", async () => {
+    const host = uniqueLoopback();
+    const port = await freePort("::1");
+    const d = await run("dns64", ["::1", host], port);
+    const v6 = await dig({ host: "::1", port }, "dual.example.test", "AAAA");
+    assert.deepEqual(
+      v6.answer.map((a) => a.data),
+      ["64:ff9b::c000:222"],
+    );
+    const v4 = await dig({ host, port }, "dual.example.test", "AAAA");
+    assert.deepEqual(
+      v4.answer.map((a) => a.data),
+      ["2001:db8::34"],
+      "IPv4 clients are not translated",
+    );
+    await d.stop();
+  });
+
+  test("whoami", async () => {
+    const host = uniqueLoopback();
+    const port = await freePort(host);
+    const d = await run("whoami", [host], port);
+    const r = await dig({ host, port }, "whoami.example", "A");
+    assert.deepEqual(
+      r.additional.map((a) => a.type),
+      ["A", "SRV"],
+    );
+    await d.stop();
+  });
+
+  test("timeouts, debug, pprof start and serve", async () => {
+    for (const name of ["timeouts", "debug", "pprof"]) {
+      const host = uniqueLoopback();
+      const port = await freePort(host);
+      const d = await run(name, [host], port);
+      assert.equal((await dig({ host, port }, "many.example.test", "A", { tcp: true })).rcode, "NOERROR");
+      if (name === "debug") assert.match(d.output(), /log level raised to debug/);
+      if (name === "pprof") assert.equal((await fetch(`http://${pprofAddress}/debug/pprof/`)).status, 200);
+      await d.stop();
+    }
   });
 });
