@@ -15,15 +15,13 @@ const USAGE = "loadbalance [round_robin]";
 
 export function parseLoadbalance(ctx: BuildContext, d: Directive): LoadbalanceConfig {
   const r = new Reader(ctx, d, USAGE);
-  r.count(d.args, 0, 1, d.line);
   const policy = d.args[0];
-  if (policy !== undefined && policy.text !== "round_robin") {
-    const why =
-      policy.text === "weighted"
-        ? "the weighted policy (a weight file) is not supported by nodelocaldns"
-        : `unknown policy "${policy.text}"`;
-    r.fail(policy.line, why);
+  if (policy?.text === "weighted") {
+    r.fail(policy.line, "the weighted policy (a weight file) is not supported by nodelocaldns");
   }
+  r.count(d.args, 0, 1, d.line);
+  if (policy !== undefined && policy.text !== "round_robin")
+    r.fail(policy.line, `unknown policy "${policy.text}"`);
   if (d.block !== null) {
     const first = d.block[0];
     r.fail(
