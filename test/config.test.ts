@@ -272,7 +272,7 @@ describe("directives", () => {
     failsIn(
       "errors\nfowrad . 1.1.1.1",
       3,
-      'Corefile:3: unknown directive "fowrad"; known: autopath, bind, cache, errors, forward, health, hosts, kubernetes, log, loop, prometheus, ready, reload, rewrite, template; did you mean "forward"?',
+      'Corefile:3: unknown directive "fowrad"; known: autopath, bind, bufsize, cache, debug, dns64, errors, forward, health, hosts, kubernetes, loadbalance, log, loop, pprof, prometheus, ready, reload, rewrite, template, timeouts, whoami; did you mean "forward"?',
     );
     failsIn(
       "dnstap /tmp/dnstap.sock",
