@@ -25,23 +25,16 @@ export interface TestCa {
   issue(label: string, names: string[], usage?: "serverAuth" | "clientAuth"): Promise<Issued>;
 }
 
+/** `openssl req` with a new P-256 key written to `keyFile` (no passphrase), then `more` arguments. */
+function newKeyRequest(keyFile: string, more: string[]): Promise<unknown> {
+  const args = ["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", keyFile];
+  return run("openssl", [...args, ...more]);
+}
+
 async function keyAndCsr(dir: string, label: string, subject: string): Promise<{ key: string; csr: string }> {
   const key = join(dir, `${label}.key`);
   const csr = join(dir, `${label}.csr`);
-  await run("openssl", [
-    "req",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    key,
-    "-out",
-    csr,
-    "-subj",
-    subject,
-  ]);
+  await newKeyRequest(key, ["-out", csr, "-subj", subject]);
   return { key, csr };
 }
 
@@ -49,23 +42,7 @@ export async function makeTestCa(name = "nodelocaldns test CA"): Promise<TestCa>
   const dir = await tempDir("nldns-ca-");
   const caKey = join(dir, "ca.key");
   const caFile = join(dir, "ca.pem");
-  await run("openssl", [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    caKey,
-    "-out",
-    caFile,
-    "-days",
-    "2",
-    "-subj",
-    `/CN=${name}`,
-  ]);
+  await newKeyRequest(caKey, ["-x509", "-out", caFile, "-days", "2", "-subj", `/CN=${name}`]);
   const ca = await readFile(caFile, "utf8");
   let serial = 1;
   return {

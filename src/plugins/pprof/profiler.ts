@@ -3,10 +3,12 @@
 // /debug/pprof/heap returns a V8 heap snapshot (.heapsnapshot). A heap snapshot pauses the process
 // while it is written: DNS answers wait for it, as they would for Go's stop-the-world heap dump.
 
-import { createServer, type Server } from "node:http";
-import { Session } from "node:inspector/promises";
-import { getHeapSnapshot } from "node:v8";
-import { splitHostPort } from "../../metrics/http.ts";
+import type { Server } from "node:http";
+import { createRequire } from "node:module";
+import { listenHttp } from "../../metrics/http.ts";
+
+// Loaded only when a profile is asked for: a daemon with `pprof` configured pays nothing until then.
+const load = createRequire(import.meta.url);
 
 const MAX_SECONDS = 300;
 const INDEX = [
@@ -19,6 +21,7 @@ const INDEX = [
 let profiling = false;
 
 async function cpuProfile(seconds: number): Promise<string> {
+  const { Session } = load("node:inspector/promises") as typeof import("node:inspector/promises");
   const session = new Session();
   session.connect();
   try {
@@ -32,58 +35,54 @@ async function cpuProfile(seconds: number): Promise<string> {
   }
 }
 
-export async function startPprofServer(address: string): Promise<Server> {
-  const { host, port } = splitHostPort(address, "localhost");
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://pprof");
-    if (url.pathname === "/debug/pprof/" || url.pathname === "/debug/pprof") {
-      res.writeHead(200, { "Content-Type": "text/plain" }).end(INDEX);
-      return;
-    }
-    if (url.pathname === "/debug/pprof/profile") {
-      const asked = Number(url.searchParams.get("seconds") ?? "30");
-      if (!Number.isFinite(asked) || asked <= 0 || asked > MAX_SECONDS) {
-        res.writeHead(400).end(`seconds must be a number in (0, ${MAX_SECONDS}]\n`);
+export function startPprofServer(address: string): Promise<Server> {
+  return listenHttp(
+    address,
+    (req, res) => {
+      const url = new URL(req.url ?? "/", "http://pprof");
+      if (url.pathname === "/debug/pprof/" || url.pathname === "/debug/pprof") {
+        res.writeHead(200, { "Content-Type": "text/plain" }).end(INDEX);
         return;
       }
-      // V8 runs one CPU profile per session; two at once would just be two profiles of the same time.
-      if (profiling) {
-        res.writeHead(409).end("a CPU profile is already being recorded\n");
+      if (url.pathname === "/debug/pprof/profile") {
+        const asked = Number(url.searchParams.get("seconds") ?? "30");
+        if (!Number.isFinite(asked) || asked <= 0 || asked > MAX_SECONDS) {
+          res.writeHead(400).end(`seconds must be a number in (0, ${MAX_SECONDS}]\n`);
+          return;
+        }
+        // V8 runs one CPU profile per session; two at once would just be two profiles of the same time.
+        if (profiling) {
+          res.writeHead(409).end("a CPU profile is already being recorded\n");
+          return;
+        }
+        profiling = true;
+        cpuProfile(asked)
+          .then(
+            (json) =>
+              res
+                .writeHead(200, {
+                  "Content-Type": "application/json",
+                  "Content-Disposition": 'attachment; filename="nodelocaldns.cpuprofile"',
+                })
+                .end(json),
+            (error: unknown) => res.writeHead(500).end(`${String(error)}\n`),
+          )
+          .finally(() => {
+            profiling = false;
+          });
         return;
       }
-      profiling = true;
-      cpuProfile(asked)
-        .then(
-          (json) =>
-            res
-              .writeHead(200, {
-                "Content-Type": "application/json",
-                "Content-Disposition": 'attachment; filename="nodelocaldns.cpuprofile"',
-              })
-              .end(json),
-          (error: unknown) => res.writeHead(500).end(`${String(error)}\n`),
-        )
-        .finally(() => {
-          profiling = false;
+      if (url.pathname === "/debug/pprof/heap") {
+        res.writeHead(200, {
+          "Content-Type": "application/json",
+          "Content-Disposition": 'attachment; filename="nodelocaldns.heapsnapshot"',
         });
-      return;
-    }
-    if (url.pathname === "/debug/pprof/heap") {
-      res.writeHead(200, {
-        "Content-Type": "application/json",
-        "Content-Disposition": 'attachment; filename="nodelocaldns.heapsnapshot"',
-      });
-      getHeapSnapshot().pipe(res);
-      return;
-    }
-    res.writeHead(404).end("not found\n");
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ host, port, reusePort: true }, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  return server;
+        const { getHeapSnapshot } = load("node:v8") as typeof import("node:v8");
+        getHeapSnapshot().pipe(res);
+        return;
+      }
+      res.writeHead(404).end("not found\n");
+    },
+    "localhost",
+  );
 }
