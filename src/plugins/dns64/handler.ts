@@ -5,7 +5,7 @@
 // included) as inner queries.
 
 import * as packet from "dns-packet";
-import { FLAG_TC, nameToWire, PARSE_OK, parseQuery, RCODE, TYPE } from "../../dns/index.ts";
+import { errorReply, FLAG_TC, nameToWire, PARSE_OK, parseQuery, RCODE, TYPE } from "../../dns/index.ts";
 import { deliver, type Handler, type Next, Query } from "../../server/index.ts";
 import { buildReply, type DnsRecord, questionName } from "../reply.ts";
 import type { Dns64Config } from "./parse.ts";
@@ -85,7 +85,12 @@ export class Dns64Plugin implements Handler {
     inner.upstreamUdpSize = query.upstreamUdpSize;
     inner.connection = (reply: Buffer) => {
       query.plugin = inner.plugin;
-      done(reply);
+      try {
+        done(reply);
+      } catch {
+        // A reply dns-packet cannot re-encode: the client still gets an answer.
+        if (!query.answered) query.sendFinal(errorReply(query, RCODE.SERVFAIL));
+      }
     };
     next(inner);
   }
