@@ -12,8 +12,10 @@ import {
   encodeQuery,
   freePort,
   largeTxtRecords,
+  reply,
   soaRecord,
   startDaemon,
+  startFakeUpstream,
   startUnbound,
   type Upstream,
   uniqueLoopback,
@@ -374,5 +376,44 @@ describe("the README examples of these directives, run as written (addresses mad
       if (name === "pprof") assert.equal((await fetch(`http://${pprofAddress}/debug/pprof/`)).status, 200);
       await d.stop();
     }
+  });
+});
+
+describe("bufsize and the EDNS size we advertise upstream", () => {
+  test("512 with bufsize 512, our 1232 without it (bufsize never raises it)", async () => {
+    const sizes = new Map<string, number>();
+    const fake = await startFakeUpstream({
+      host: uniqueLoopback(),
+      handler: (q) => {
+        const opt = (q.additionals ?? []).find((rr) => rr.type === "OPT") as
+          | { udpPayloadSize?: number }
+          | undefined;
+        sizes.set(q.questions?.[0]?.name ?? "", opt?.udpPayloadSize ?? 0);
+        return reply(q, {
+          answers: [{ name: q.questions![0]!.name, type: "A", ttl: 60, data: "192.0.2.1" }],
+        });
+      },
+    });
+    const host = uniqueLoopback();
+    const port = await freePort(host);
+    const to = `${fake.host}:${fake.port}`;
+    const d = await startDaemon({
+      corefile: [
+        `small.test:${port} {\n  bind ${host}\n  bufsize 512\n  forward . ${to}\n}\n`,
+        `large.test:${port} {\n  bind ${host}\n  bufsize 4096\n  forward . ${to}\n}\n`,
+        `plain.test:${port} {\n  bind ${host}\n  forward . ${to}\n}\n`,
+      ].join(""),
+      readyProbe: { host, port },
+    });
+    for (const zone of ["small", "large", "plain"]) {
+      assert.equal((await dig({ host, port }, `a.${zone}.test`, "A", { bufsize: 4096 })).rcode, "NOERROR");
+    }
+    assert.deepEqual(Object.fromEntries(sizes), {
+      "a.small.test": 512,
+      "a.large.test": 1232,
+      "a.plain.test": 1232,
+    });
+    await d.stop();
+    await fake.stop();
   });
 });
