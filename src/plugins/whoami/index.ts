@@ -2,22 +2,13 @@
 // transport and source port (SRV `_udp.NAME`/`_tcp.NAME`, target ".") in the additional section.
 
 import { isIP } from "node:net";
-import { type BuildContext, type Directive, Reader } from "../../config/for-plugins.ts";
 import { RCODE } from "../../dns/index.ts";
 import type { Handler, Next, Query } from "../../server/index.ts";
+import { type BareConfig, parseBare } from "../bare.ts";
 import { answer, type DnsRecord, questionName } from "../reply.ts";
 import { definePlugin } from "../types.ts";
 
-export interface WhoamiConfig {
-  line: number;
-}
-
-export function parseWhoami(ctx: BuildContext, d: Directive): WhoamiConfig {
-  const r = new Reader(ctx, d, "whoami");
-  r.count(d.args, 0, 0, d.line);
-  r.noBlock();
-  return { line: d.line };
-}
+export type WhoamiConfig = BareConfig;
 
 const CLASS_NAMES: Record<number, string> = { 1: "IN", 3: "CH", 4: "HS", 255: "ANY" };
 
@@ -53,6 +44,6 @@ export class WhoamiPlugin implements Handler {
 export const whoamiPlugin = definePlugin<WhoamiConfig>({
   name: "whoami",
   repeatable: false,
-  parse: parseWhoami,
+  parse: parseBare,
   handler: () => new WhoamiPlugin(),
 });
