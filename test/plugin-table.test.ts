@@ -5,12 +5,14 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { KNOWN_DIRECTIVES, parseCorefile } from "../src/config/index.ts";
-import { PLUGIN_TABLE } from "../src/plugins/index.ts";
+import { PLUGIN_TABLE, SETUP_DIRECTIVES } from "../src/plugins/index.ts";
 import { CHAIN_ORDER } from "../src/server/index.ts";
 
-test("each table entry has a chain position and is a known directive", () => {
+test("each table entry has a chain position (or is a setup directive without a handler) and is known", () => {
   for (const plugin of PLUGIN_TABLE) {
-    assert.ok((CHAIN_ORDER as readonly string[]).includes(plugin.name), plugin.name);
+    const setup = (SETUP_DIRECTIVES as readonly string[]).includes(plugin.name);
+    assert.equal((CHAIN_ORDER as readonly string[]).includes(plugin.name), !setup, plugin.name);
+    assert.equal(plugin.handler !== undefined, !setup, plugin.name);
     assert.ok(KNOWN_DIRECTIVES.includes(plugin.name), plugin.name);
   }
 });

@@ -16,7 +16,7 @@ import type { PluginSpec } from "./types.ts";
 import { whoamiPlugin } from "./whoami/index.ts";
 
 export { answer, buildReply, type DnsRecord, questionName } from "./reply.ts";
-export { definePlugin, type PluginEnv, type PluginSpec } from "./types.ts";
+export { definePlugin, type PluginEnv, type PluginSpec, SETUP_DIRECTIVES } from "./types.ts";
 
 export const PLUGIN_TABLE: readonly PluginSpec<unknown>[] = [
   hostsPlugin,
