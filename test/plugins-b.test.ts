@@ -42,6 +42,7 @@ describe("issue 16 part B directives against unbound", () => {
   let host: string;
   let port: number;
   let allPort: number;
+  let allServer: { host: string; port: number };
   let v6: { host: string; port: number };
   let pprofUrl: string;
   let metricsUrl: string;
@@ -70,11 +71,16 @@ describe("issue 16 part B directives against unbound", () => {
     });
     const u = `${upstream.host}:${upstream.port}`;
     host = uniqueLoopback();
+    // Every listener on an address of its own: a port freePort just released may come back again.
     port = await freePort(host);
-    allPort = await freePort(host);
+    const allHost = uniqueLoopback();
+    allPort = await freePort(allHost);
+    allServer = { host: allHost, port: allPort };
     v6 = { host: "::1", port: await freePort("::1") };
-    pprofUrl = `http://${host}:${await freePort(host)}/debug/pprof`;
-    metricsUrl = `http://${host}:${await freePort(host)}/metrics`;
+    const pprofHost = uniqueLoopback();
+    pprofUrl = `http://${pprofHost}:${await freePort(pprofHost)}/debug/pprof`;
+    const metricsHost = uniqueLoopback();
+    metricsUrl = `http://${metricsHost}:${await freePort(metricsHost)}/metrics`;
     daemon = await startDaemon({
       corefile: `lb.test:${port} {
   bind ${host}
@@ -94,7 +100,7 @@ v4only.test:${v6.port} 2.0.192.in-addr.arpa:${v6.port} ip6.arpa:${v6.port} {
   forward . ${u}
 }
 v4only.test:${allPort} {
-  bind ${host}
+  bind ${allHost}
   dns64 {
     prefix 2001:db8:64::/48
     translate_all
@@ -174,7 +180,7 @@ whoami.test:${port} {
     const plain = await dig({ host, port }, "only4.v4only.test", "AAAA");
     assert.equal(plain.rcode, "NOERROR");
     assert.deepEqual(plain.answer, []);
-    const all = await dig({ host, port: allPort }, "dual.v4only.test", "AAAA");
+    const all = await dig(allServer, "dual.v4only.test", "AAAA");
     assert.equal(all.rcode, "NOERROR", all.raw);
     assert.deepEqual(
       all.answer.map((a) => a.data),
@@ -304,7 +310,8 @@ describe("the README examples of these directives, run as written (addresses mad
   let pprofAddress = "";
 
   async function run(name: string, hosts: string[], port: number): Promise<Daemon> {
-    const pprof = `${hosts[0]}:${await freePort(hosts[0])}`;
+    const pprofHost = uniqueLoopback();
+    const pprof = `${pprofHost}:${await freePort(pprofHost)}`;
     pprofAddress = pprof;
     const text = readmeExample(name)
       .replace(/^(\S+?):(53|1053) \{/m, `$1:${port} {\n    bind ${hosts.join(" ")}`)
