@@ -11,6 +11,7 @@ import {
   tokenize,
 } from "../src/config/index.ts";
 import { ConfigError } from "../src/errors/index.ts";
+import { makeTestCa } from "./support/index.ts";
 
 const FIXTURES = new URL("./fixtures/corefiles/", import.meta.url);
 const STOCK = readFileSync(new URL("nodelocaldns-stock.Corefile", FIXTURES), "utf8");
@@ -227,7 +228,7 @@ describe("syntax", () => {
     fails("{\n}\n", 1, "needs zone keys");
     fails(". {\n  forward . 1.1.1.1\n  {\n  }\n}\n", 3, 'unexpected "{"');
     fails("a.org, {\n}\n", 1, 'expected another zone key after ","');
-    fails("import common\n", 1, "import are not supported");
+    fails("import common\n", 1, "file to import not found: common");
   });
 
   test("bad keys: port, transport, name", () => {
@@ -271,9 +272,13 @@ describe("directives", () => {
     failsIn(
       "errors\nfowrad . 1.1.1.1",
       3,
-      'Corefile:3: unknown directive "fowrad"; known: autopath, bind, cache, errors, forward, health, kubernetes, log, loop, prometheus, ready, reload; did you mean "forward"?',
+      'Corefile:3: unknown directive "fowrad"; known: autopath, bind, bufsize, cache, debug, dns64, errors, forward, health, hosts, kubernetes, loadbalance, log, loop, pprof, prometheus, ready, reload, rewrite, template, timeouts, whoami; did you mean "forward"?',
     );
-    failsIn("hosts /etc/hosts", 2, 'directive "hosts" (a CoreDNS plugin) is not supported by nodelocaldns');
+    failsIn(
+      "dnstap /tmp/dnstap.sock",
+      2,
+      'directive "dnstap" (a CoreDNS plugin) is not supported by nodelocaldns',
+    );
   });
 
   test("once-only directives", () => {
@@ -288,6 +293,7 @@ describe("directives", () => {
       "reload",
       "loop",
       "log",
+      "hosts",
     ]) {
       failsIn(`${d}\n${d}`, 3, `given twice in one server block (first at line 2)`);
     }
@@ -528,6 +534,36 @@ describe("forward", () => {
     assert.equal(block("forward . 1.1.1.1 {\n  health_check 0s\n}").forward!.healthCheckMs, 0);
   });
 
+  test("tls:// upstreams and the tls / tls_servername variants", async () => {
+    const ca = await makeTestCa();
+    const client = await ca.issue("client", ["client.test"], "clientAuth");
+    const fsMap = { "/ca.pem": ca.ca, "/c.pem": client.cert, "/c.key": client.key };
+    const fwd = (opts: string) =>
+      parse(`. {\n  forward . tls://9.9.9.9 tls://[2001:db8::9]:8853 {\n${opts}\n  }\n}\n`, undefined, fsMap)
+        .blocks[0]!.forward!;
+    const plain = fwd("");
+    assert.deepEqual(plain.to, [
+      { host: "9.9.9.9", port: 853, tls: true },
+      { host: "2001:db8::9", port: 8853, tls: true },
+    ]);
+    assert.equal(plain.tls, undefined);
+    assert.deepEqual(fwd("    tls"), {
+      ...plain,
+      tls: {},
+    });
+    assert.deepEqual(fwd("    tls_servername dns.quad9.net\n    tls /ca.pem").tls, {
+      ca: ca.ca,
+      serverName: "dns.quad9.net",
+    });
+    assert.deepEqual(fwd("    tls /c.pem /c.key").tls, { cert: client.cert, key: client.key });
+    assert.deepEqual(fwd("    tls /c.pem /c.key /ca.pem\n    tls_servername x.test").tls, {
+      cert: client.cert,
+      key: client.key,
+      ca: ca.ca,
+      serverName: "x.test",
+    });
+  });
+
   test("resolv.conf paths through the injected readFile", () => {
     const b = parse(". {\n  forward . /etc/resolv.conf ./local.conf 8.8.8.8\n}\n", undefined, {
       "./local.conf": "nameserver fe80::1%eth0\nnameserver not-an-ip\n",
@@ -554,7 +590,7 @@ describe("forward", () => {
     failsIn("forward . __PILLAR__UPSTREAM__SERVERS__", 2, "unsubstituted __PILLAR__ placeholder");
     failsIn("forward . 1.2.3.4:99999", 2, 'has a bad port "99999"');
     failsIn("forward . [1.2.3.4]:53", 2, "has no IPv6 address in brackets");
-    failsIn("forward . tls://1.1.1.1", 2, "transport tls:// is not supported");
+    failsIn("forward . grpc://1.1.1.1", 2, "transport grpc:// is not supported");
     failsIn("forward . 1.2.3.4:0", 2, "has port 0");
     failsIn("forward a..b 1.1.1.1", 2, 'FROM "a..b" is not a valid domain name');
     const many = Array.from({ length: 16 }, (_, i) => `10.0.0.${i + 1}`).join(" ");
@@ -586,7 +622,18 @@ describe("forward", () => {
     failsIn("forward . 1.1.1.1 {\n  health_check -1s\n}", 3, "health_check interval -1s must be at least 0s");
     failsIn("forward . 1.1.1.1 {\n  max_concurrent -2\n}", 3, "max_concurrent -2 is out of range");
     failsIn("forward . 1.1.1.1 {\n  except\n}", 3, "except needs at least 1 argument");
-    failsIn("forward . 1.1.1.1 {\n  tls\n}", 3, 'option "tls" is not supported');
+    failsIn("forward . tls://1.1.1.1 {\n  tls a b c d\n}", 3, 'tls has too many arguments (unexpected "d")');
+    failsIn(
+      "forward . tls://1.1.1.1 {\n  tls /missing/ca.pem\n}",
+      3,
+      'cannot read the CA file "/missing/ca.pem"',
+    );
+    failsIn("forward . tls://1.1.1.1 {\n  tls_servername\n}", 3, "tls_servername needs 1 argument");
+    fails(
+      ". {\n  forward . tls://1.1.1.1 {\n    tls /etc/resolv.conf\n  }\n}\n",
+      3,
+      '"/etc/resolv.conf" are not usable',
+    );
     failsIn(
       "forward . 1.1.1.1 {\n  forse_tcp\n}",
       3,

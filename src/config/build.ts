@@ -2,6 +2,7 @@
 // dispatch with CoreDNS's once-per-block rule, and CoreDNS's check that no zone+port+address is served twice.
 
 import { ConfigError } from "../errors/index.ts";
+import { PLUGIN_TABLE } from "../plugins/index.ts";
 import { buildCache } from "./dir-cache.ts";
 import { buildForward } from "./dir-forward.ts";
 import { buildAutopath, buildKubernetes } from "./dir-kubernetes.ts";
@@ -20,7 +21,7 @@ import type { BuildContext } from "./reader.ts";
 import type { Config, ServerBlock } from "./types.ts";
 import { parsePort, zonesOf } from "./values.ts";
 
-export const KNOWN_DIRECTIVES = [
+const BUILT_IN_DIRECTIVES = [
   "autopath",
   "bind",
   "cache",
@@ -33,14 +34,20 @@ export const KNOWN_DIRECTIVES = [
   "prometheus",
   "ready",
   "reload",
-] as const;
+];
+
+/** Every directive a Corefile may use: the built-in ones and those of the plugin table. */
+export const KNOWN_DIRECTIVES: readonly string[] = [
+  ...BUILT_IN_DIRECTIVES,
+  ...PLUGIN_TABLE.map((p) => p.name),
+].sort();
 
 // Other CoreDNS plugins: named as such so the message says "not supported", not "misspelt".
 const COREDNS_PLUGINS = new Set(
   (
-    "acl any auto azure bufsize cancel chaos clouddns debug dns64 dnssec dnstap erratic etcd file geoip grpc " +
-    "header hosts import k8s_external loadbalance local metadata minimal multisocket nomad nsid on pprof " +
-    "quic rewrite root route53 secondary sign template timeouts tls trace transfer tsig view whoami"
+    "acl any auto azure cancel chaos clouddns dnssec dnstap erratic etcd file geoip grpc " +
+    "header k8s_external local metadata minimal multisocket nomad nsid on " +
+    "quic root route53 secondary sign tls trace transfer tsig view"
   ).split(" "),
 );
 
@@ -115,20 +122,28 @@ function buildBody(ctx: BuildContext, directives: Directive[]): Blockish {
     loop: null,
     kubernetes: null,
     autopath: null,
+    plugins: {},
   };
+  const plugins: Record<string, unknown[]> = {};
   const first = new Map<string, number>();
   for (const d of directives) {
-    const known = (KNOWN_DIRECTIVES as readonly string[]).includes(d.name);
-    if (!known) unknown(ctx.file, d);
+    if (!KNOWN_DIRECTIVES.includes(d.name)) unknown(d);
+    const plugin = PLUGIN_TABLE.find((p) => p.name === d.name);
     const prev = first.get(d.name);
-    if (prev !== undefined && !ONCE_OK.has(d.name)) {
+    if (prev !== undefined && !ONCE_OK.has(d.name) && plugin?.repeatable !== true) {
       throw new ConfigError(
-        ctx.file,
+        d.file,
         d.line,
         `${d.name}: given twice in one server block (first at line ${prev}); it may appear only once`,
       );
     }
-    first.set(d.name, d.line);
+    first.set(d.name, prev ?? d.line);
+    if (plugin !== undefined) {
+      const list = plugins[d.name] ?? [];
+      list.push(plugin.parse(ctx, d));
+      plugins[d.name] = list;
+      continue;
+    }
     switch (d.name) {
       case "bind":
         for (const a of buildBind(ctx, d)) if (!b.bind.includes(a)) b.bind.push(a);
@@ -168,6 +183,7 @@ function buildBody(ctx: BuildContext, directives: Directive[]): Blockish {
         break;
     }
   }
+  b.plugins = plugins;
   if (b.autopath?.source === "@kubernetes" && b.kubernetes === null) {
     throw new ConfigError(
       ctx.file,
@@ -178,7 +194,8 @@ function buildBody(ctx: BuildContext, directives: Directive[]): Blockish {
   return b;
 }
 
-function unknown(file: string, d: Directive): never {
+function unknown(d: Directive): never {
+  const file = d.file;
   const list = KNOWN_DIRECTIVES.join(", ");
   if (COREDNS_PLUGINS.has(d.name)) {
     throw new ConfigError(

@@ -1,11 +1,13 @@
 // `forward FROM TO... { ... }` as CoreDNS's plugin/forward/setup.go. TO is IP, IP:PORT, [IPv6]:PORT,
 // dns://..., or a resolv.conf path (starting with / or .) whose nameservers become upstreams on port 53.
 
+import { X509Certificate } from "node:crypto";
 import { isIP } from "node:net";
+import { createSecureContext } from "node:tls";
 import type { Arg, Directive } from "./parser.ts";
 import { type BuildContext, placeholderHint, Reader } from "./reader.ts";
 import { parseResolvConf } from "./resolvconf.ts";
-import type { ForwardConfig, ForwardPolicy, UpstreamAddress } from "./types.ts";
+import type { ForwardConfig, ForwardPolicy, ForwardTlsConfig, UpstreamAddress } from "./types.ts";
 import { isIpLiteral, normalizeName, parsePort, stripZone, zonesOf } from "./values.ts";
 
 const USAGE = "forward FROM TO... [{ ... }]";
@@ -18,9 +20,12 @@ const OPTIONS = [
   "policy",
   "health_check",
   "max_concurrent",
+  "tls",
+  "tls_servername",
 ];
 export const MAX_UPSTREAMS = 15;
-const TO_FORMS = "IP, IP:PORT, [IPv6]:PORT, dns://IP[:PORT], or a resolv.conf path starting with / or .";
+const TO_FORMS =
+  "IP, IP:PORT, [IPv6]:PORT, dns://IP[:PORT], tls://IP[:PORT], or a resolv.conf path starting with / or .";
 
 /** What `forward FROM TO...` means with no options (CoreDNS's defaults). */
 export const FORWARD_DEFAULTS: Readonly<Omit<ForwardConfig, "from" | "to" | "line">> = Object.freeze({
@@ -52,16 +57,7 @@ export function buildForward(ctx: BuildContext, d: Directive): ForwardConfig {
   let preferLine = 0;
   for (const s of r.sub()) {
     const u = subUsage(s.name);
-    if (!OPTIONS.includes(s.name)) {
-      if (s.name === "tls" || s.name === "tls_servername") {
-        r.fail(
-          s.line,
-          `option "${s.name}" is not supported by nodelocaldns (no DNS-over-TLS upstreams)`,
-          null,
-        );
-      }
-      r.unknownSub(s, OPTIONS);
-    }
+    if (!OPTIONS.includes(s.name)) r.unknownSub(s, OPTIONS);
     r.noBlock(s, u);
     const a0 = s.args[0];
     switch (s.name) {
@@ -102,6 +98,13 @@ export function buildForward(ctx: BuildContext, d: Directive): ForwardConfig {
         r.count(s.args, 1, 1, s.line, u, "max_concurrent");
         f.maxConcurrent = r.int(a0!, "max_concurrent", u, 0);
         break;
+      case "tls":
+        f.tls = { ...tlsFiles(r, s), ...(f.tls?.serverName ? { serverName: f.tls.serverName } : {}) };
+        break;
+      case "tls_servername":
+        r.count(s.args, 1, 1, s.line, u, "tls_servername");
+        f.tls = { ...f.tls, serverName: a0!.text };
+        break;
     }
   }
   if (f.forceTcp && f.preferUdp) {
@@ -124,6 +127,10 @@ function subUsage(name: string): string {
       return "health_check DURATION [no_rec] [domain NAME]";
     case "max_concurrent":
       return "max_concurrent N";
+    case "tls":
+      return "tls [CERT KEY] [CA]";
+    case "tls_servername":
+      return "tls_servername NAME";
     default:
       return name;
   }
@@ -149,11 +156,49 @@ function healthCheck(r: Reader, s: Directive, f: ForwardConfig): void {
   }
 }
 
+/**
+ * `tls` (system roots), `tls CA`, `tls CERT KEY` (client certificate, system roots) or
+ * `tls CERT KEY CA`, as CoreDNS's pkg/tls NewTLSConfigFromArgs; the files are read and checked now.
+ */
+function tlsFiles(r: Reader, s: Directive): ForwardTlsConfig {
+  const u = subUsage("tls");
+  r.count(s.args, 0, 3, s.line, u, "tls");
+  const read = (a: Arg, what: string): string => {
+    try {
+      return r.ctx.readFile(a.text);
+    } catch (e) {
+      return r.fail(a.line, `cannot read the ${what} file "${a.text}": ${(e as Error).message}`, u);
+    }
+  };
+  const [a, b, c] = s.args;
+  const out: ForwardTlsConfig = {};
+  if (s.args.length >= 2) {
+    out.cert = read(a!, "certificate");
+    out.key = read(b!, "key");
+  }
+  const ca = s.args.length === 1 ? a : c;
+  if (ca !== undefined) out.ca = read(ca, "CA");
+  try {
+    // createSecureContext accepts a CA file without any certificate in it; X509Certificate does not.
+    if (out.ca !== undefined) new X509Certificate(out.ca);
+    createSecureContext(out);
+  } catch (e) {
+    r.fail(
+      s.line,
+      `the files ${s.args.map((x) => `"${x.text}"`).join(" ")} are not usable: ${(e as Error).message}`,
+      u,
+    );
+  }
+  return out;
+}
+
 function upstreams(r: Reader, a: Arg): UpstreamAddress[] {
   let s = a.text;
+  let tls = false;
   const scheme = s.match(/^([A-Za-z][A-Za-z0-9+.-]*):\/\//);
   if (scheme) {
-    if (scheme[1]!.toLowerCase() !== "dns") {
+    tls = scheme[1]!.toLowerCase() === "tls";
+    if (scheme[1]!.toLowerCase() !== "dns" && !tls) {
       r.fail(
         a.line,
         `upstream "${s}": transport ${scheme[1]}:// is not supported; expected ${TO_FORMS}`,
@@ -167,7 +212,7 @@ function upstreams(r: Reader, a: Arg): UpstreamAddress[] {
   const bad = (why: string): never =>
     r.fail(a.line, `upstream "${a.text}" ${why}${placeholderHint(a.text)}; expected ${TO_FORMS}`, null);
   let host: string;
-  let port = 53;
+  let port = tls ? 853 : 53;
   const br = s.match(/^\[([^\]]+)\](?::(.*))?$/);
   if (br) {
     host = br[1]!;
@@ -184,7 +229,7 @@ function upstreams(r: Reader, a: Arg): UpstreamAddress[] {
     port = parsePort(p) ?? bad(`has a bad port "${p}"`);
   }
   if (port === 0) bad("has port 0");
-  return [{ host, port }];
+  return [tls ? { host, port, tls } : { host, port }];
 }
 
 function fromResolvConf(r: Reader, a: Arg): UpstreamAddress[] {

@@ -25,11 +25,7 @@ export class Reader {
   }
 
   fail(line: number, msg: string, usage: string | null = this.usage): never {
-    throw new ConfigError(
-      this.ctx.file,
-      line,
-      `${this.d.name}: ${msg}${usage ? `; expected: ${usage}` : ""}`,
-    );
+    throw new ConfigError(this.d.file, line, `${this.d.name}: ${msg}${usage ? `; expected: ${usage}` : ""}`);
   }
 
   /** The directive must have between min and max arguments (max -1 = unbounded). */

@@ -11,6 +11,10 @@ export interface Token {
   /** Line the token ends on (differs from `line` only for quoted tokens spanning lines). */
   endLine: number;
   quoted: boolean;
+  /** The file the token was read from (an imported file's own path). */
+  file: string;
+  /** Which reading of the text: every import replay gets its own, so lines never merge across them. */
+  origin: number;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -72,7 +76,14 @@ export function tokenize(text: string, file: string, env: Env = {}): Token[] {
           "CONFIG_SYNTAX",
         );
       }
-      tokens.push({ text: substituteEnv(val, env, file, start), line: start, endLine: line, quoted: true });
+      tokens.push({
+        text: substituteEnv(val, env, file, start),
+        line: start,
+        endLine: line,
+        quoted: true,
+        file,
+        origin: 0,
+      });
       continue;
     }
     let val = "";
@@ -86,8 +97,8 @@ export function tokenize(text: string, file: string, env: Env = {}): Token[] {
     if (val === "{}") {
       // An empty block written without a space; Caddy would read one word, we read both braces.
       tokens.push(
-        { text: "{", line, endLine: line, quoted: false },
-        { text: "}", line, endLine: line, quoted: false },
+        { text: "{", line, endLine: line, quoted: false, file, origin: 0 },
+        { text: "}", line, endLine: line, quoted: false, file, origin: 0 },
       );
       continue;
     }
@@ -97,6 +108,8 @@ export function tokenize(text: string, file: string, env: Env = {}): Token[] {
       line,
       endLine: line,
       quoted: false,
+      file,
+      origin: 0,
     });
   }
   return tokens;

@@ -5,6 +5,19 @@ export interface UpstreamAddress {
   /** IPv4 or IPv6 literal, no brackets. */
   host: string;
   port: number;
+  /** A tls:// upstream (DNS over TLS, RFC 7858). */
+  tls?: boolean;
+}
+
+/** forward's `tls [CERT KEY] [CA]` and `tls_servername`, the files already read. */
+export interface ForwardTlsConfig {
+  /** PEM client certificate and key (mutual TLS). */
+  cert?: string;
+  key?: string;
+  /** PEM CA bundle that replaces the system roots. */
+  ca?: string;
+  /** Name the upstream's certificate must carry (also sent as SNI). */
+  serverName?: string;
 }
 
 export type ForwardPolicy = "random" | "round_robin" | "sequential";
@@ -30,6 +43,8 @@ export interface ForwardConfig {
   healthCheckDomain: string;
   /** In-flight queries above which new ones get REFUSED; 0 = unlimited. */
   maxConcurrent: number;
+  /** Client TLS settings for the tls:// upstreams; system roots, no client certificate when absent. */
+  tls?: ForwardTlsConfig;
   line: number;
 }
 
@@ -158,6 +173,11 @@ export interface ServerBlock {
   loop: LoopConfig | null;
   kubernetes: KubernetesConfig | null;
   autopath: AutopathConfig | null;
+  /**
+   * Directives of the plugin table (src/plugins/): name -> the config of each occurrence, in order.
+   * Absent when the block does not use the directive.
+   */
+  plugins: Readonly<Record<string, readonly unknown[]>>;
   /** Where the block starts, for messages. */
   file: string;
   line: number;

@@ -6,6 +6,7 @@ import type { Config } from "../config/types.ts";
 import { type HealthChecks, startHealthServer } from "../health/index.ts";
 import type { Logger } from "../log/index.ts";
 import { type MetricsSource, startMetricsServer } from "../metrics/index.ts";
+import { pprofAddressOf, startPprofServer } from "../plugins/pprof/index.ts";
 
 export class HttpEndpoints {
   private readonly servers = new Map<string, Server>();
@@ -38,6 +39,8 @@ export class HttpEndpoints {
       }
       const ready = block.ready;
       if (ready !== null) wanted.set(`ready|${ready}`, () => startHealthServer(ready, "/ready", this.checks));
+      const pprof = pprofAddressOf(block.plugins);
+      if (pprof !== null) wanted.set(`pprof|${pprof}`, () => startPprofServer(pprof));
     }
     for (const [key, server] of this.servers) {
       if (!wanted.has(key)) {

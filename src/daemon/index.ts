@@ -11,8 +11,11 @@ import type { ConnectionOptions } from "../kubeapi/index.ts";
 import { ErrorsLog, type Logger } from "../log/index.ts";
 import { LOOP_TIMINGS, LoopHandler, type LoopTimings } from "../loop/index.ts";
 import type { Metrics } from "../metrics/index.ts";
+import { PLUGIN_TABLE } from "../plugins/index.ts";
 import {
+  blockServerLabel,
   type CachePlugin,
+  CHAIN_ORDER,
   ControlNames,
   composeChain,
   controlName,
@@ -65,6 +68,8 @@ export class Daemon {
   private readonly probe: SelfProbe;
   readonly control: ControlNames;
   private config: Config | null = null;
+  /** The log level the daemon started with; `debug` in any block raises it while present. */
+  private baseLogLevel: string | null = null;
 
   constructor(deps: DaemonDeps) {
     this.deps = deps;
@@ -121,6 +126,10 @@ export class Daemon {
 
   /** Serve `config`: new chains on the same listeners (no query dropped), HTTP endpoints, loop probes. */
   async apply(config: Config): Promise<void> {
+    this.baseLogLevel ??= this.deps.log.level;
+    const debug = config.blocks.some((b) => b.plugins.debug !== undefined);
+    this.deps.log.level = debug ? "debug" : this.baseLogLevel;
+    if (debug) this.deps.log.debug("log level raised to debug (a block has the debug directive)");
     this.cluster.beginApply();
     try {
       await this.server.apply(config);
@@ -180,6 +189,19 @@ export class Daemon {
 
   private handlersFor(block: ServerBlock): Handler[] {
     const handlers: Handler[] = [];
+    const env = {
+      block,
+      now: this.deps.now,
+      log: this.deps.log,
+      metrics: this.deps.metrics,
+      wheel: this.wheel,
+      server: blockServerLabel(block),
+      resolve: (nameWire: Buffer, qtype: number) => this.resolver.resolve(nameWire, qtype),
+    };
+    for (const plugin of PLUGIN_TABLE) {
+      const configs = block.plugins[plugin.name];
+      if (configs !== undefined && plugin.handler !== undefined) handlers.push(plugin.handler(configs, env));
+    }
     if (block.kubernetes !== null) {
       const records = this.cluster.recordsFor(block.kubernetes, block.autopath);
       handlers.push(
@@ -206,7 +228,7 @@ export class Daemon {
     }
     if (block.loop !== null) {
       // Probes skip the cache: the rest of the chain after it, ending in SERVFAIL like the chain does.
-      const after = handlers.filter((h) => h.name === "kubernetes" || h.name === "forward");
+      const after = handlers.filter((h) => CHAIN_ORDER.indexOf(h.name) > CHAIN_ORDER.indexOf("cache"));
       const bypass = composeChain(after, (q) => {
         q.plugin = "";
         deliver(q, errorReply(q, RCODE.SERVFAIL));

@@ -4,4 +4,5 @@ export * from "./names.ts";
 export * from "./query.ts";
 export * from "./records.ts";
 export * from "./reply.ts";
+export * from "./shuffle.ts";
 export * from "./truncate.ts";

@@ -2,6 +2,7 @@
 // and computes the cache key on the way: no decode, no allocation.
 
 import {
+  ADVERTISED_UDP_SIZE,
   EDNS_DO,
   FLAG_CD,
   FLAG_QR,
@@ -48,6 +49,8 @@ export class QueryView {
   udpSize = MIN_UDP_SIZE;
   dnssecOk = false;
   checkingDisabled = false;
+  /** The EDNS UDP size our upstream query for this one advertises (`bufsize` lowers it). */
+  upstreamUdpSize = ADVERTISED_UDP_SIZE;
   /** Cache key: a 53-bit hash of lowercase qname, qtype, qclass, DO and CD. */
   key = 0;
 }
@@ -61,6 +64,7 @@ export function parseQuery(buf: Buffer, view: QueryView): ParseResult {
   view.hasOpt = false;
   view.udpSize = MIN_UDP_SIZE;
   view.dnssecOk = false;
+  view.upstreamUdpSize = ADVERTISED_UDP_SIZE;
   if (buf.length < HEADER_LENGTH) return PARSE_DROP;
   const flags = (buf[2]! << 8) | buf[3]!;
   if ((flags & FLAG_QR) !== 0) return PARSE_DROP;

@@ -32,11 +32,17 @@ export interface StoredReply {
   ttls: number[];
 }
 
-/** Our OPT record (root owner, our UDP size, version 0, DO as asked, no options) at `offset`. */
-export function writeOpt(out: Buffer, offset: number, dnssecOk: boolean, extendedRcode = 0): void {
+/** Our OPT record (root owner, UDP size, version 0, DO as asked, no options) at `offset`. */
+export function writeOpt(
+  out: Buffer,
+  offset: number,
+  dnssecOk: boolean,
+  extendedRcode = 0,
+  udpSize = ADVERTISED_UDP_SIZE,
+): void {
   out[offset] = 0; // root owner
   out.writeUInt16BE(TYPE.OPT, offset + 1);
-  out.writeUInt16BE(ADVERTISED_UDP_SIZE, offset + 3);
+  out.writeUInt16BE(udpSize, offset + 3);
   out[offset + 5] = extendedRcode >> 4; // the upper 8 bits of a 12-bit rcode
   out[offset + 6] = 0; // EDNS version 0
   out.writeUInt16BE(dnssecOk ? EDNS_DO : 0, offset + 7);
@@ -140,7 +146,7 @@ export function upstreamQuery(view: QueryView, id: number): Buffer {
   out.writeUInt32BE(0, 6);
   out.writeUInt16BE(1, 10);
   view.buf.copy(out, HEADER_LENGTH, HEADER_LENGTH, view.questionEnd);
-  writeOpt(out, HEADER_LENGTH + questionLength, view.dnssecOk);
+  writeOpt(out, HEADER_LENGTH + questionLength, view.dnssecOk, 0, view.upstreamUdpSize);
   return out;
 }
 

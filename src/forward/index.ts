@@ -5,6 +5,7 @@ import type { ForwardConfig } from "../config/types.ts";
 import { HEADER_LENGTH, nameInZone, nameToWire, skipName } from "../dns/index.ts";
 import { Policy } from "./policy.ts";
 import { QueryTask, type TaskContext } from "./task.ts";
+import { tlsContext, tlsDial } from "./tls.ts";
 import type { ClientProto, ForwardCallback, ForwardDeps, ForwardTuning, UpstreamState } from "./types.ts";
 import { Upstream } from "./upstream.ts";
 
@@ -36,6 +37,7 @@ export class Forwarder {
     const tuning: ForwardTuning = { ...DEFAULT_TUNING, ...deps.tuning };
     this.fromWire = nameToWire(config.from);
     this.exceptWire = config.except.map((zone) => nameToWire(zone));
+    const secure = config.to.some((to) => to.tls) ? tlsContext(config.tls ?? {}) : null;
     this.list = config.to.map(
       (to) =>
         new Upstream(
@@ -48,6 +50,7 @@ export class Forwarder {
             healthCheckMs: config.healthCheckMs,
             healthCheckNoRec: config.healthCheckNoRec,
             healthCheckDomain: config.healthCheckDomain,
+            ...(to.tls && secure !== null ? { tlsDial: tlsDial(secure, config.tls?.serverName) } : {}),
           },
           tuning,
           deps,

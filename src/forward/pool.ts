@@ -3,7 +3,7 @@
 
 import type { Now, TimerHandle, TimerWheel } from "../clock/index.ts";
 import type { ExchangeHandle, ExchangeSink } from "./exchange.ts";
-import { TcpConnection } from "./tcp.ts";
+import { type Dial, TcpConnection, tcpDial } from "./tcp.ts";
 import type { ForwardObserver } from "./types.ts";
 
 export interface PoolOptions {
@@ -11,6 +11,8 @@ export interface PoolOptions {
   pipelineDepth: number;
   /** Idle connection lifetime, ms; <= 0 keeps idle connections until the upstream closes them. */
   expireMs: number;
+  /** How each connection is opened (TLS upstreams); plain TCP when omitted. */
+  dial?: Dial;
 }
 
 export class TcpPool {
@@ -95,7 +97,14 @@ export class TcpPool {
   }
 
   private open(): TcpConnection {
-    const conn = new TcpConnection(this.host, this.port, this.wheel, this.now, (c) => this.remove(c));
+    const conn = new TcpConnection(
+      this.host,
+      this.port,
+      this.wheel,
+      this.now,
+      (c) => this.remove(c),
+      this.options.dial ?? tcpDial,
+    );
     this.conns.push(conn);
     this.observer.tcpConnections(this.key, this.conns.length);
     if (this.sweeper === null && this.options.expireMs > 0 && !this.closed) this.scheduleSweep();

@@ -77,7 +77,7 @@ export class QueryTask {
     this.attempts++;
     const upstream = this.pickUpstream();
     const timeout = Math.min(this.ctx.tuning.attemptTimeoutMs, remaining);
-    if (this.useTcp) this.tcp(upstream, timeout);
+    if (this.useTcp || upstream.streamOnly) this.tcp(upstream, timeout);
     else this.udp(upstream, timeout);
   }
 

@@ -19,6 +19,11 @@ interface Pending {
 /** Outstanding queries above which a connection takes no more (IDs stay easy to find). */
 const MAX_OUTSTANDING = 4096;
 
+/** Opens the stream a connection pipelines on: plain TCP here, TLS in tls.ts. */
+export type Dial = (host: string, port: number) => Socket;
+
+export const tcpDial: Dial = (host, port) => connect({ host, port, noDelay: true });
+
 export class TcpConnection {
   private readonly socket: Socket;
   private readonly pending = new Map<number, Pending>();
@@ -35,12 +40,19 @@ export class TcpConnection {
   closed = false;
   private closeReason = "connection closed";
 
-  constructor(host: string, port: number, wheel: TimerWheel, now: Now, onClosed: (c: TcpConnection) => void) {
+  constructor(
+    host: string,
+    port: number,
+    wheel: TimerWheel,
+    now: Now,
+    onClosed: (c: TcpConnection) => void,
+    dial: Dial = tcpDial,
+  ) {
     this.wheel = wheel;
     this.now = now;
     this.onClosed = onClosed;
     this.lastUsed = now();
-    this.socket = connect({ host, port, noDelay: true });
+    this.socket = dial(host, port);
     this.socket.on("data", (chunk: Buffer) => this.reader.push(chunk, (frame) => this.onFrame(frame)));
     this.socket.on("end", () => this.socket.destroy());
     this.socket.on("error", (err) => {

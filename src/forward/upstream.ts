@@ -5,7 +5,7 @@ import { type ExchangeHandle, type ExchangeSink, upstreamKey } from "./exchange.
 import { Health } from "./health.ts";
 import { TcpPool } from "./pool.ts";
 import { randomId } from "./random.ts";
-import { TcpConnection } from "./tcp.ts";
+import { type Dial, TcpConnection, tcpDial } from "./tcp.ts";
 import type { ForwardDeps, ForwardTuning, UpstreamState } from "./types.ts";
 import { udpExchange } from "./udp.ts";
 
@@ -18,6 +18,8 @@ export interface UpstreamOptions {
   healthCheckMs: number;
   healthCheckNoRec: boolean;
   healthCheckDomain: string;
+  /** Set for a tls:// upstream: every exchange and probe goes over these connections. */
+  tlsDial?: Dial;
 }
 
 export class Upstream {
@@ -27,6 +29,9 @@ export class Upstream {
   readonly key: string;
   readonly pool: TcpPool;
   readonly health: Health;
+  /** A tls:// upstream takes no UDP: queries and probes use the pool whatever the client used. */
+  readonly streamOnly: boolean;
+  private readonly dial: Dial;
   private readonly deps: ForwardDeps;
 
   constructor(options: UpstreamOptions, tuning: ForwardTuning, deps: ForwardDeps) {
@@ -34,6 +39,8 @@ export class Upstream {
     this.port = options.port;
     this.key = upstreamKey(options.host, options.port);
     this.deps = deps;
+    this.streamOnly = options.tlsDial !== undefined;
+    this.dial = options.tlsDial ?? tcpDial;
     this.pool = new TcpPool(
       options.host,
       options.port,
@@ -42,13 +49,14 @@ export class Upstream {
         maxConnections: tuning.maxConnections,
         pipelineDepth: tuning.pipelineDepth,
         expireMs: options.expireMs,
+        dial: this.dial,
       },
       deps.wheel,
       deps.now,
       deps.observer,
     );
     const probe = buildQuery(0, nameToWire(options.healthCheckDomain), TYPE.NS, !options.healthCheckNoRec);
-    const useTcp = options.forceTcp;
+    const useTcp = options.forceTcp || this.streamOnly;
     this.health = new Health(
       options.maxFails,
       options.healthCheckMs,
@@ -84,7 +92,7 @@ export class Upstream {
       fail: () => done(false),
     };
     if (!tcp) return this.udp(query, timeoutMs, sink);
-    const conn = new TcpConnection(this.host, this.port, this.deps.wheel, this.deps.now, () => {});
+    const conn = new TcpConnection(this.host, this.port, this.deps.wheel, this.deps.now, () => {}, this.dial);
     conn.draining = true; // closes itself after this one exchange
     const handle = conn.send(query, sink, timeoutMs);
     return {

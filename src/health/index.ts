@@ -2,8 +2,7 @@
 // of the real query path into it); ready waits for every block and the first cluster sync.
 
 import type { Server } from "node:http";
-import { createRequire } from "node:module";
-import { splitHostPort } from "../metrics/http.ts";
+import { listenHttp } from "../metrics/http.ts";
 
 export { Heartbeat, type HeartbeatOptions } from "./heartbeat.ts";
 export {
@@ -15,21 +14,17 @@ export {
 } from "./probe.ts";
 export { installTestHooks, TEST_HOOKS_ENV, testHooksEnabled } from "./test-hooks.ts";
 
-// Loaded with require(): see src/metrics/http.ts (an ESM import of node:http loads undici).
-const { createServer } = createRequire(import.meta.url)("node:http") as typeof import("node:http");
-
 export interface HealthChecks {
   healthy(): boolean;
   ready(): boolean;
 }
 
-export async function startHealthServer(
+export function startHealthServer(
   address: string,
   path: "/health" | "/ready",
   checks: HealthChecks,
 ): Promise<Server> {
-  const { host, port } = splitHostPort(address);
-  const server = createServer((req, res) => {
+  return listenHttp(address, (req, res) => {
     const url = (req.url ?? "").split("?")[0];
     if (url !== path) {
       res.writeHead(404).end("not found\n");
@@ -38,12 +33,4 @@ export async function startHealthServer(
     const ok = path === "/health" ? checks.healthy() : checks.ready();
     res.writeHead(ok ? 200 : 503, { "Content-Type": "text/plain" }).end(ok ? "OK" : "not ready");
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ host, port, reusePort: true }, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  return server;
 }

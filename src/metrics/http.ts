@@ -1,7 +1,7 @@
 // Serves /metrics for one registry on a host:port; several `prometheus` directives naming the same
 // address share one listener.
 
-import type { Server } from "node:http";
+import type { RequestListener, Server } from "node:http";
 import { createRequire } from "node:module";
 
 // ESM `import … from "node:http"` reads every export of the module, and http's WebSocket getters
@@ -20,9 +20,26 @@ export interface MetricsSource {
   readonly contentType: string;
 }
 
-export async function startMetricsServer(address: string, registry: MetricsSource): Promise<Server> {
-  const { host, port } = splitHostPort(address);
-  const server = createServer((req, res) => {
+/** An HTTP server for `handler` listening on `address` (host:port), sharing the port (SO_REUSEPORT). */
+export async function listenHttp(
+  address: string,
+  handler: RequestListener,
+  defaultHost = "0.0.0.0",
+): Promise<Server> {
+  const { host, port } = splitHostPort(address, defaultHost);
+  const server = createServer(handler);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen({ host, port, reusePort: true }, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  return server;
+}
+
+export function startMetricsServer(address: string, registry: MetricsSource): Promise<Server> {
+  return listenHttp(address, (req, res) => {
     if (req.url !== "/metrics" && !req.url?.startsWith("/metrics?")) {
       res.writeHead(404).end("not found\n");
       return;
@@ -32,12 +49,4 @@ export async function startMetricsServer(address: string, registry: MetricsSourc
       (error: unknown) => res.writeHead(500).end(String(error)),
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ host, port, reusePort: true }, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  return server;
 }

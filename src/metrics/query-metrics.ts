@@ -36,7 +36,7 @@ export class ZoneMetrics {
   /** Index: ((tcp * 2 + family - 1) * TYPE_SLOTS + typeSlot). */
   private readonly requests: (CounterCell | undefined)[] = new Array(4 * TYPE_SLOTS);
   /** Index: rcode (0..15) * 8 + plugin index (0..7). */
-  private readonly responses: (CounterCell | undefined)[] = new Array(16 * 8);
+  private readonly responses: (CounterCell | undefined)[] = new Array(16 * 32);
   private readonly duration: HistogramCell;
   private readonly doRequests: CounterCell;
   private readonly requestSize: HistogramCell[];
@@ -80,7 +80,8 @@ export class ZoneMetrics {
     size: number,
     seconds: number,
   ): void {
-    const key = ((rcode & 15) << 3) | (pluginIndex & 7);
+    // Five bits of plugin index: CHAIN_ORDER has fewer than 32 entries.
+    const key = ((rcode & 15) << 5) | (pluginIndex & 31);
     let child = this.responses[key];
     if (child === undefined) {
       child = this.metrics.responses.labels(this.server, this.zone, "", rcodeName(rcode & 15), plugin);

@@ -3,8 +3,28 @@
 import { errorReply, FLAG_AA, RCODE, renderStored, scanReply, toStored } from "../dns/index.ts";
 import type { Query } from "./query.ts";
 
-/** Every block runs its plugins in exactly this order; absent ones are skipped. */
-export const CHAIN_ORDER = ["metrics", "loop", "cache", "kubernetes", "forward"] as const;
+/**
+ * Every block runs its plugins in exactly this order; absent ones cost nothing (they are not in the
+ * composed chain). The order is CoreDNS's plugin.cfg for the plugins that handle queries, with one
+ * deliberate difference: `loop` runs before `cache` (CoreDNS: after `kubernetes`), because our loop
+ * detector keeps serving (SERVFAIL for the looping block) instead of exiting the process, and its
+ * probes must not be coalesced by the cache's in-flight table. Setup-only directives (bind, health,
+ * ready, reload, errors, log, timeouts, debug, pprof) are not in the chain.
+ */
+export const CHAIN_ORDER = [
+  "metrics",
+  "bufsize",
+  "dns64",
+  "loadbalance",
+  "rewrite",
+  "loop",
+  "cache",
+  "template",
+  "hosts",
+  "kubernetes",
+  "forward",
+  "whoami",
+] as const;
 
 export type PluginName = (typeof CHAIN_ORDER)[number];
 

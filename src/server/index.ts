@@ -5,5 +5,6 @@ export { CONTROL_SUFFIX, ControlNames, controlName, newToken } from "./control.t
 export { ForwardPlugin } from "./forward-plugin.ts";
 export { type Address, enableTcpMigration, successorServes } from "./handoff.ts";
 export { KubernetesPlugin } from "./kubernetes-plugin.ts";
-export { Query } from "./query.ts";
-export { DnsServer, type HandlerFactory, type ServerDeps } from "./server.ts";
+export type { TcpTimeouts } from "./listener.ts";
+export { Query, type Transport } from "./query.ts";
+export { blockServerLabel, DnsServer, type HandlerFactory, type ServerDeps } from "./server.ts";

@@ -7,8 +7,21 @@ import { type DispatchHooks, dispatch } from "./dispatch.ts";
 import { Query, type Transport } from "./query.ts";
 import type { Router } from "./router.ts";
 
+/**
+ * TCP server timeouts (the `timeouts` directive), ms; 0 = the default. idle: a connection with no
+ * traffic closes (default 10 s, CoreDNS's); read: a query must arrive whole within this of the
+ * connection opening or of its first bytes; write: a reply the client does not take within this
+ * closes the connection. Without `timeouts`, only idle applies.
+ */
+export interface TcpTimeouts {
+  readMs: number;
+  writeMs: number;
+  idleMs: number;
+}
+
 /** Idle TCP connections are closed after this long (CoreDNS: 10 s). */
 const TCP_IDLE_MS = 10_000;
+const NO_TIMEOUTS: TcpTimeouts = { readMs: 0, writeMs: 0, idleMs: 0 };
 const MAX_TCP_BUFFER = 65_537;
 /** A deep socket receive queue absorbs bursts (the kernel caps it at net.core.rmem_max). */
 const UDP_BUFFER_BYTES = 4 << 20;
@@ -54,7 +67,11 @@ export class Listener {
   /** The `server` metric label, CoreDNS style: dns://ADDR:PORT. */
   readonly serverLabel: string;
   router: Router;
+  /** Read on each new connection; replaced with the router on reload. */
+  timeouts: TcpTimeouts = NO_TIMEOUTS;
   private readonly hooks: DispatchHooks;
+  /** Connections whose replies wait in the socket's buffer: closed when the write timeout passes. */
+  private readonly writeTimers = new Map<net.Socket, NodeJS.Timeout>();
   private readonly reusePort: boolean;
   private readonly started: () => void;
   private udp: dgram.Socket | null = null;
@@ -100,7 +117,7 @@ export class Listener {
         framed.writeUInt16BE(reply.length, 0);
         reply.copy(framed, 2);
         try {
-          socket.write(framed);
+          if (!socket.write(framed)) this.awaitDrain(socket);
         } catch {
           socket.destroy(); // the connection broke under us; the client will ask again
         }
@@ -229,10 +246,32 @@ export class Listener {
     }
   }
 
+  /** The client is not reading: it gets `write` ms to take the queued replies. */
+  private awaitDrain(socket: net.Socket): void {
+    const ms = this.timeouts.writeMs;
+    if (ms <= 0 || this.writeTimers.has(socket)) return;
+    this.writeTimers.set(
+      socket,
+      setTimeout(() => socket.destroy(), ms),
+    );
+    socket.once("drain", () => {
+      clearTimeout(this.writeTimers.get(socket));
+      this.writeTimers.delete(socket);
+    });
+  }
+
   private accept(socket: net.Socket): void {
     this.connections.add(socket);
-    socket.setTimeout(TCP_IDLE_MS, () => socket.destroy());
-    socket.on("close", () => this.connections.delete(socket));
+    const { readMs, idleMs } = this.timeouts;
+    socket.setTimeout(idleMs > 0 ? idleMs : TCP_IDLE_MS, () => socket.destroy());
+    // The first query must come whole within `read` of the connection opening.
+    let readTimer = readMs > 0 ? setTimeout(() => socket.destroy(), readMs) : null;
+    socket.on("close", () => {
+      this.connections.delete(socket);
+      if (readTimer !== null) clearTimeout(readTimer);
+      clearTimeout(this.writeTimers.get(socket));
+      this.writeTimers.delete(socket);
+    });
     socket.on("error", () => socket.destroy());
     const remoteAddress = socket.remoteAddress ?? "";
     const remotePort = socket.remotePort ?? 0;
@@ -254,6 +293,13 @@ export class Listener {
       if (data.length > 0) {
         if (data.length > MAX_TCP_BUFFER) socket.destroy();
         else pending = Buffer.from(data);
+      }
+      if (readMs > 0) {
+        // A query begun must be finished within `read`; between queries only idle applies.
+        if (pending === null) {
+          if (readTimer !== null) clearTimeout(readTimer);
+          readTimer = null;
+        } else readTimer ??= setTimeout(() => socket.destroy(), readMs);
       }
     });
   }

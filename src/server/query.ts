@@ -42,6 +42,11 @@ export class Query extends QueryView {
   noStore = false;
   /** The reply was built for exactly this query (its ID, spelling, OPT): no re-rendering needed. */
   clientReady = false;
+  /**
+   * Rewrites the client's final reply in place just before it leaves (loadbalance, which sits before
+   * the cache and so must see cache hits too). A block without such a plugin pays one null check.
+   */
+  replyFilter: ((reply: Buffer) => void) | null = null;
 
   constructor(transport: Transport, remoteAddress: string, remotePort: number, family: 1 | 2) {
     super();
@@ -55,6 +60,7 @@ export class Query extends QueryView {
   sendFinal(reply: Buffer): void {
     if (this.answered) return;
     this.answered = true;
+    if (this.replyFilter !== null) this.replyFilter(reply);
     this.transport.send(this, reply);
     this.observer?.replied(this, reply);
   }

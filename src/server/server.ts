@@ -3,6 +3,7 @@
 import net from "node:net";
 import type { Now } from "../clock/index.ts";
 import type { Config, ServerBlock } from "../config/types.ts";
+import { wireToName } from "../dns/index.ts";
 import type { Logger } from "../log/index.ts";
 import { type Metrics, ZoneMetrics } from "../metrics/index.ts";
 import { CachePlugin } from "./cache-plugin.ts";
@@ -10,8 +11,9 @@ import { composeChain, endOfChain, type Handler, type Next } from "./chain.ts";
 import type { ControlNames } from "./control.ts";
 import type { DispatchHooks } from "./dispatch.ts";
 import { enableTcpMigration } from "./handoff.ts";
-import { Listener } from "./listener.ts";
+import { Listener, type TcpTimeouts } from "./listener.ts";
 import { MetricsPlugin, type RepliedHook } from "./metrics-plugin.ts";
+import type { Query } from "./query.ts";
 import { queryLogger } from "./query-log.ts";
 import { type Route, Router } from "./router.ts";
 
@@ -58,7 +60,9 @@ export class DnsServer {
       },
       failed: (query, error) => {
         deps.metrics.panics.inc();
-        deps.log.error({ err: error, qtype: query.qtype }, "query handling failed");
+        // With `debug`, the question too (the stack is in err either way).
+        const qname = deps.log.isLevelEnabled("debug") ? questionText(query) : undefined;
+        deps.log.error({ err: error, qtype: query.qtype, qname }, "query handling failed");
       },
     };
   }
@@ -102,8 +106,10 @@ export class DnsServer {
           new Router(entries.map((e) => this.route(e.block, e.zone, label ?? l.serverLabel)));
         if (existing !== undefined) {
           const next = router(existing);
+          const timeouts = tcpTimeoutsOf(entries.map((e) => e.block.block));
           reroutes.push(() => {
             existing.router = next;
+            existing.timeouts = timeouts;
           });
           continue;
         }
@@ -122,6 +128,7 @@ export class DnsServer {
           new Router([]),
         );
         listener.router = router(listener);
+        listener.timeouts = tcpTimeoutsOf(entries.map((e) => e.block.block));
         await listener.start();
         started.push(listener);
         this.listeners.set(address, listener);
@@ -199,8 +206,7 @@ export class DnsServer {
       handlers.push(new MetricsPlugin(deps.clock, replied, block.prometheus !== null));
     if (block.cache !== null) {
       const zones = (block.cache.zones.length > 0 ? block.cache.zones : block.zones).join(" ");
-      const server =
-        block.bind.length > 0 ? `dns://${formatHost(block.bind[0]!)}:${block.port}` : `dns://:${block.port}`;
+      const server = blockServerLabel(block);
       // Entries in the cluster zones can be dropped by name when the watch changes them.
       const volatile = block.kubernetes?.zones ?? [];
       handlers.push(
@@ -219,6 +225,31 @@ export class DnsServer {
       metrics: new ZoneMetrics(this.deps.metrics, serverLabel, zone),
     };
   }
+}
+
+function questionText(query: Query): string {
+  try {
+    return wireToName(query.buf, 12, query.qnameEnd);
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * The TCP timeouts of a listener: the first of its blocks with a `timeouts` directive (the plugin
+ * table's config, whose shape is TcpTimeouts), else none.
+ */
+function tcpTimeoutsOf(blocks: readonly ServerBlock[]): TcpTimeouts {
+  for (const block of blocks) {
+    const config = block.plugins.timeouts?.[0] as TcpTimeouts | undefined;
+    if (config !== undefined) return config;
+  }
+  return { readMs: 0, writeMs: 0, idleMs: 0 };
+}
+
+/** A block's `server` label for per-block metrics (cache, template): its first bind address and port. */
+export function blockServerLabel(block: ServerBlock): string {
+  return block.bind.length > 0 ? `dns://${formatHost(block.bind[0]!)}:${block.port}` : `dns://:${block.port}`;
 }
 
 function formatHost(host: string): string {

@@ -47,6 +47,8 @@ export interface UnboundOptions {
   /** Raw lines appended to the `server:` clause (may open further clauses). */
   extraConfig?: string;
   verbosity?: number;
+  /** Also serve DNS over TLS (RFC 7858) on `port` of the same address with this certificate. */
+  tls?: { port: number; certFile: string; keyFile: string };
 }
 
 export type { Upstream } from "./upstream-process.ts";
@@ -91,6 +93,14 @@ export function unboundConfig(o: UnboundOptions & { port: number; dir: string; l
     "  incoming-num-tcp: 1000",
     "  so-reuseport: no",
   ];
+  if (o.tls) {
+    lines.push(
+      `  interface: ${o.host}@${o.tls.port}`,
+      `  tls-port: ${o.tls.port}`,
+      `  tls-service-pem: "${o.tls.certFile}"`,
+      `  tls-service-key: "${o.tls.keyFile}"`,
+    );
+  }
   if (!o.forward) {
     // Misses in transparent zones go to the closed forward port: fail fast instead of retrying for long.
     lines.push("  infra-cache-max-rtt: 100", "  outbound-msg-retry: 0", "  udp-connect: yes");

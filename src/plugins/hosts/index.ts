@@ -1,0 +1,47 @@
+// The `hosts` plugin: its table entry (parse + handler), metrics as CoreDNS names them.
+
+import { Gauge } from "prom-client";
+import { definePlugin, type PluginEnv } from "../types.ts";
+import { HostsPlugin } from "./handler.ts";
+import { type HostsConfig, parseHosts } from "./parse.ts";
+
+export { addressOfReverse, HostsPlugin } from "./handler.ts";
+export { canonicalAddress, HostsMap } from "./map.ts";
+export { HOSTS_DEFAULTS, type HostsConfig, parseHosts } from "./parse.ts";
+
+function hostsMetrics(env: PluginEnv) {
+  const registry = env.metrics.registry;
+  const entries =
+    (registry.getSingleMetric("coredns_hosts_entries") as Gauge<"hostsfile"> | undefined) ??
+    new Gauge({
+      name: "coredns_hosts_entries",
+      help: "The combined number of entries in hosts and Corefile.",
+      labelNames: ["hostsfile"],
+      registers: [registry],
+    });
+  const reloaded =
+    (registry.getSingleMetric("coredns_hosts_reload_timestamp_seconds") as Gauge | undefined) ??
+    new Gauge({
+      name: "coredns_hosts_reload_timestamp_seconds",
+      help: "The timestamp of the last reload of hosts file.",
+      registers: [registry],
+    });
+  return { entries, reloaded };
+}
+
+export const hostsPlugin = definePlugin<HostsConfig>({
+  name: "hosts",
+  repeatable: false,
+  parse: parseHosts,
+  handler([config], env) {
+    const m = hostsMetrics(env);
+    const c = config!;
+    return new HostsPlugin(c, {
+      loaded: (entries, mtimeSec) => {
+        m.entries.labels(c.path).set(entries);
+        m.reloaded.set(mtimeSec);
+      },
+      failed: (error) => env.log.warn({ err: error, file: c.path }, "hosts: cannot read the hosts file"),
+    });
+  },
+});
