@@ -8,6 +8,7 @@ import { buildAutopath, buildKubernetes } from "./dir-kubernetes.ts";
 import {
   buildBind,
   buildErrors,
+  buildExplain,
   buildHealth,
   buildLog,
   buildLoop,
@@ -25,6 +26,7 @@ export const KNOWN_DIRECTIVES = [
   "bind",
   "cache",
   "errors",
+  "explain",
   "forward",
   "health",
   "kubernetes",
@@ -115,6 +117,7 @@ function buildBody(ctx: BuildContext, directives: Directive[]): Blockish {
     loop: null,
     kubernetes: null,
     autopath: null,
+    explain: null,
   };
   const first = new Map<string, number>();
   for (const d of directives) {
@@ -165,6 +168,9 @@ function buildBody(ctx: BuildContext, directives: Directive[]): Blockish {
         break;
       case "autopath":
         b.autopath = buildAutopath(ctx, d);
+        break;
+      case "explain":
+        b.explain = buildExplain(ctx, d);
         break;
     }
   }

@@ -1,4 +1,5 @@
-// The small directives: bind, errors, log, prometheus, health, ready, reload, loop (CoreDNS syntax).
+// The small directives: bind, errors, log, prometheus, health, ready, reload, loop (CoreDNS syntax),
+// and ours: explain.
 
 import type { Directive } from "./parser.ts";
 import { type BuildContext, fmtMs, placeholderHint, Reader } from "./reader.ts";
@@ -130,6 +131,15 @@ export function buildReady(ctx: BuildContext, d: Directive): string {
   const r: Reader = new Reader(ctx, d, "ready [ADDRESS] (default :8181)");
   r.noBlock();
   return address(r, d, ":8181");
+}
+
+/** Where `explain` listens unless told: loopback only, beside CoreDNS's 9153 and node-cache's 9353. */
+export const EXPLAIN_DEFAULT_ADDRESS = "127.0.0.1:9254";
+
+export function buildExplain(ctx: BuildContext, d: Directive): string {
+  const r: Reader = new Reader(ctx, d, `explain [ADDRESS] (default ${EXPLAIN_DEFAULT_ADDRESS})`);
+  r.noBlock();
+  return address(r, d, EXPLAIN_DEFAULT_ADDRESS);
 }
 
 export function buildHealth(ctx: BuildContext, d: Directive): HealthConfig {

@@ -10,6 +10,7 @@ export { KNOWN_DIRECTIVES } from "./build.ts";
 export { CACHE_DEFAULTS } from "./dir-cache.ts";
 export { FORWARD_DEFAULTS, MAX_UPSTREAMS } from "./dir-forward.ts";
 export { KUBERNETES_DEFAULTS } from "./dir-kubernetes.ts";
+export { EXPLAIN_DEFAULT_ADDRESS } from "./dir-misc.ts";
 export type { Arg, Directive, SyntaxBlock } from "./parser.ts";
 export { parseSyntax } from "./parser.ts";
 export { parseResolvConf, type ResolvConf } from "./resolvconf.ts";

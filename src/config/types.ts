@@ -158,6 +158,8 @@ export interface ServerBlock {
   loop: LoopConfig | null;
   kubernetes: KubernetesConfig | null;
   autopath: AutopathConfig | null;
+  /** `explain [ADDRESS]`: host:port of the local debug endpoint (explain, cache show/flush), or null. */
+  explain: string | null;
   /** Where the block starts, for messages. */
   file: string;
   line: number;
