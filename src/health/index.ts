@@ -3,7 +3,7 @@
 
 import type { Server } from "node:http";
 import { createRequire } from "node:module";
-import { splitHostPort } from "../metrics/http.ts";
+import { listenOn, splitHostPort } from "../metrics/http.ts";
 
 export {
   DEFAULT_PROBES_PER_ROUND,
@@ -38,12 +38,5 @@ export async function startHealthServer(
     const ok = path === "/health" ? checks.healthy() : checks.ready();
     res.writeHead(ok ? 200 : 503, { "Content-Type": "text/plain" }).end(ok ? "OK" : "not ready");
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen({ host, port, reusePort: true }, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  return server;
+  return listenOn(server, host, port);
 }

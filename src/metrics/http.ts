@@ -32,6 +32,11 @@ export async function startMetricsServer(address: string, registry: MetricsSourc
       (error: unknown) => res.writeHead(500).end(String(error)),
     );
   });
+  return listenOn(server, host, port);
+}
+
+/** Listen on host:port, shared with a successor (SO_REUSEPORT); rejects when the bind fails. */
+export async function listenOn(server: Server, host: string, port: number): Promise<Server> {
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen({ host, port, reusePort: true }, () => {
