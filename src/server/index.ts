@@ -6,4 +6,5 @@ export { ForwardPlugin } from "./forward-plugin.ts";
 export { type Address, enableTcpMigration, successorServes } from "./handoff.ts";
 export { KubernetesPlugin } from "./kubernetes-plugin.ts";
 export { Query } from "./query.ts";
+export type { Route } from "./router.ts";
 export { DnsServer, type HandlerFactory, type ServerDeps } from "./server.ts";
