@@ -1,8 +1,9 @@
-// The HTTP endpoints a configuration asks for (`prometheus`, `health`, `ready`, and node-cache's
-// metrics address), kept in step with reloads. Ports are shared with a successor (SO_REUSEPORT).
+// The HTTP endpoints a configuration asks for (`prometheus`, `health`, `ready`, `explain`, and
+// node-cache's metrics address), kept in step with reloads. Ports are shared with a successor (SO_REUSEPORT).
 
 import type { Server } from "node:http";
 import type { Config } from "../config/types.ts";
+import { type DebugBackend, startExplainServer } from "../explain/index.ts";
 import { type HealthChecks, startHealthServer } from "../health/index.ts";
 import type { Logger } from "../log/index.ts";
 import { type MetricsSource, startMetricsServer } from "../metrics/index.ts";
@@ -13,12 +14,20 @@ export class HttpEndpoints {
   private readonly metrics: MetricsSource;
   private readonly checks: HealthChecks;
   private readonly nodecacheAddress: string | null;
+  private readonly debug: DebugBackend;
 
-  constructor(log: Logger, metrics: MetricsSource, checks: HealthChecks, nodecacheAddress: string | null) {
+  constructor(
+    log: Logger,
+    metrics: MetricsSource,
+    checks: HealthChecks,
+    nodecacheAddress: string | null,
+    debug: DebugBackend,
+  ) {
     this.log = log;
     this.metrics = metrics;
     this.checks = checks;
     this.nodecacheAddress = nodecacheAddress;
+    this.debug = debug;
   }
 
   /** Open what `config` asks for and close what it no longer does. `strict`: a bind failure throws. */
@@ -38,6 +47,8 @@ export class HttpEndpoints {
       }
       const ready = block.ready;
       if (ready !== null) wanted.set(`ready|${ready}`, () => startHealthServer(ready, "/ready", this.checks));
+      const explain = block.explain;
+      if (explain !== null) wanted.set(`explain|${explain}`, () => startExplainServer(explain, this.debug));
     }
     for (const [key, server] of this.servers) {
       if (!wanted.has(key)) {
