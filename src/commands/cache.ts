@@ -6,11 +6,17 @@ import { callEndpoint, parseOptions, runCommand, UsageError } from "./debug-clie
 
 export const CACHE_USAGE = "usage: nodelocaldns cache show|flush NAME [--json] [--server ADDRESS]";
 
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 function listingText(name: string, listing: CacheListing): string {
   const lines: string[] = [];
   for (const cache of listing.caches) {
     const worker = cache.worker === undefined ? "" : ` (worker ${cache.worker})`;
-    lines.push(`cache of ${cache.block}${worker}: ${cache.entries.length} entries under ${name}`);
+    lines.push(
+      `cache of ${cache.block}${worker}: ${plural(cache.entries.length, "entry", "entries")} under ${name}`,
+    );
     for (const e of cache.entries) {
       const flags = [e.kind, e.stale ? "STALE" : "", e.dnssecOk ? "DO" : ""]
         .filter((f) => f !== "")
@@ -42,7 +48,9 @@ export function cacheCommand(argv: string[]): Promise<void> {
       flushed: number;
     };
     process.stdout.write(
-      options.json ? `${JSON.stringify(result)}\n` : `flushed ${result.flushed} entries under ${name}\n`,
+      options.json
+        ? `${JSON.stringify(result)}\n`
+        : `flushed ${plural(result.flushed, "entry", "entries")} under ${name}\n`,
     );
   });
 }

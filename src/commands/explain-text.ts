@@ -51,7 +51,10 @@ export function explainText(report: ExplainReport): string {
     lines.push(...stepLines(step, `${String(i + 1).padStart(2)}.`, ""));
   });
   lines.push("", `stop: ${report.stop}`);
-  if (report.notAsked.length > 0) lines.push(`not reached: ${report.notAsked.join(" ")}`);
+  if (report.notAsked.length > 0) {
+    const when = report.final.rcode === null ? "asked next only on a negative answer" : "not asked";
+    lines.push(`${when}: ${report.notAsked.join(" ")}`);
+  }
   lines.push(`final: ${report.final.rcode ?? "unknown (run with --live to ask the upstream)"}`);
   for (const answer of report.final.answers) lines.push(`  ${answer}`);
   if (report.autopathSaved > 0)

@@ -161,8 +161,10 @@ export class Explainer implements DebugBackend {
         : "none";
     const candidates =
       client.namespace === null ? null : (kubernetes?.records.autopathFor(view, client.namespace) ?? null);
-    if (by === "kubernetes" && read.cname !== null && candidates?.some((c) => c.name === read.cname![1]))
-      by = "autopath";
+    // autopath applied: it found a later search name (a CNAME to it), or none (the first name's error).
+    const found = read.cname !== null && candidates?.some((c) => c.name === read.cname![1]);
+    const none = read.rcode === "NXDOMAIN" || read.rcode === "SERVFAIL";
+    if (by === "kubernetes" && candidates !== null && (found || none)) by = "autopath";
     const fromCache = by === "cache" && cached !== null;
     return {
       ...step,
@@ -175,7 +177,7 @@ export class Explainer implements DebugBackend {
       asked: result.query.upstream !== "",
       ms,
       answers: read.answers,
-      note: liveNote(by, read.cname),
+      note: liveNote(by, found ? read.cname : null),
     };
   }
 }
@@ -187,7 +189,9 @@ function liveNote(by: ExplainStep["answeredBy"], cname: [string, string] | null)
     case "kubernetes":
       return "asked for real: answered from the in-process cluster index";
     case "autopath":
-      return `asked for real: autopath found ${cname![1]} on the server side`;
+      return cname === null
+        ? "asked for real: autopath found no search-path name that exists"
+        : `asked for real: autopath found ${cname[1]} on the server side`;
     case "forward":
       return "asked for real: forwarded";
     case "loop":

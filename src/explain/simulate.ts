@@ -78,8 +78,10 @@ function downstream(route: Route, view: QueryView, step: ExplainStep): ExplainSt
     return fromReply(step, local, "kubernetes", note);
   }
   if (forward?.forwarder.handles(view.buf, 12, view.qnameEnd)) {
+    const zones = route.block.kubernetes?.zones ?? [];
+    const inIndex = zones.some((z) => z === "." || step.name === z || step.name.endsWith(`.${z}`));
     const why =
-      kubernetes === undefined
+      kubernetes === undefined || !inIndex
         ? ""
         : kubernetes.records.synced
           ? " (the index leaves it to kube-dns: fallthrough or an unverified pod)"
