@@ -57,6 +57,14 @@ export function explainText(report: ExplainReport): string {
   }
   lines.push(`final: ${report.final.rcode ?? "unknown (run with --live to ask the upstream)"}`);
   for (const answer of report.final.answers) lines.push(`  ${answer}`);
+  const last = report.steps.at(-1);
+  if (
+    !report.live &&
+    last?.answeredBy === "cache" &&
+    last.kind === "success" &&
+    report.final.answers.length === 0
+  )
+    lines.push("  (a cached answer: its records are shown with --live, which asks for real)");
   if (report.autopathSaved > 0)
     lines.push(`autopath saved ${report.autopathSaved} quer${report.autopathSaved === 1 ? "y" : "ies"}`);
   return `${lines.join("\n")}\n`;
