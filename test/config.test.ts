@@ -271,7 +271,7 @@ describe("directives", () => {
     failsIn(
       "errors\nfowrad . 1.1.1.1",
       3,
-      'Corefile:3: unknown directive "fowrad"; known: autopath, bind, cache, errors, forward, health, kubernetes, log, loop, prometheus, ready, reload; did you mean "forward"?',
+      'Corefile:3: unknown directive "fowrad"; known: autopath, bind, cache, errors, explain, forward, health, kubernetes, log, loop, prometheus, ready, reload; did you mean "forward"?',
     );
     failsIn("hosts /etc/hosts", 2, 'directive "hosts" (a CoreDNS plugin) is not supported by nodelocaldns');
   });
@@ -365,6 +365,22 @@ describe("directives", () => {
     failsIn("health {\n  lameduck -1s\n}", 3, "must be at least 0s");
     failsIn("health {\n  other 1\n}", 3, 'unknown option "other"; allowed: lameduck');
     failsIn("prometheus :9253 {\n}", 2, "takes no { } block");
+  });
+
+  test("explain: off by default, loopback 9254 unless told", () => {
+    assert.equal(block("cache 30").explain, null);
+    assert.equal(block("explain").explain, "127.0.0.1:9254");
+    assert.equal(block("explain [::1]:9300").explain, "[::1]:9300");
+    assert.equal(block("explain :9300").explain, "0.0.0.0:9300");
+    failsIn(
+      "explain 9254",
+      2,
+      'explain: address "9254": missing port',
+      "explain [ADDRESS] (default 127.0.0.1:9254)",
+    );
+    failsIn("explain a b", 2, 'explain: has too many arguments (unexpected "b")');
+    failsIn("explain {\n}", 2, "takes no { } block");
+    failsIn("explain\nexplain", 3, "explain: given twice in one server block (first at line 2)");
   });
 
   test("reload", () => {

@@ -275,6 +275,8 @@ describe("explain and cache through the daemon's debug endpoint", () => {
   });
 
   test("without --live nothing changes: cache entries, metrics, upstream queries", async () => {
+    // Start from fresh entries, so none expires between the two looks.
+    assert.equal((await cli(["cache", "flush", ".", "--server", explainAt])).code, 0);
     await dig(server, "www.example.test."); // something cached in the `.` block
     const cacheBefore = entriesOf(await cacheShow("."));
     const metricsBefore = await counters(metricsUrl);
