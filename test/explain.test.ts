@@ -74,6 +74,10 @@ describe("explain and cache through the daemon's debug endpoint", () => {
     for (const ns of ["default", "ns1", "kube-system"]) api.create("namespace", namespaceJson(ns));
     api.create("service", serviceJson("default", "kubernetes", { clusterIP: "10.96.0.1" }));
     api.create("service", serviceJson("ns1", "web", { clusterIP: "10.0.0.10" }));
+    api.create(
+      "service",
+      serviceJson("ns1", "ext", { type: "ExternalName", externalName: "www.example.test" }),
+    );
     api.create("pod", podJson("default", "dnsutils", [dnsutils], "node-1"));
     api.create("pod", podJson("ns1", "client", [client], "node-1"));
     // kube-dns answers the cluster zone and, like CoreDNS, forwards the rest (here: knows it).
@@ -287,9 +291,14 @@ describe("explain and cache through the daemon's debug endpoint", () => {
       ["nothing-here.example.test", "--client", dnsutils],
       ["web.ns1", "--type", "AAAA"],
       ["web", "--pod", "default/dnsutils"],
+      ["ext.ns1.svc.cluster.local."],
     ]) {
       await explain(...args);
     }
+    // An ExternalName is shown as its CNAME: resolving the target would be a query through the daemon.
+    const ext = await explain("ext.ns1.svc.cluster.local.");
+    assert.deepEqual(ext.final.answers, ["ext.ns1.svc.cluster.local. 5 CNAME www.example.test."]);
+    assert.match(ext.steps[0]!.note, /ExternalName/);
     assert.deepEqual(entriesOf(await cacheShow(".")), cacheBefore, "cache entries and hit counts");
     assert.deepEqual(await counters(metricsUrl), metricsBefore, "query, cache and upstream metrics");
     assert.deepEqual([await upstream.queryCount(), await kubeDns.queryCount()], upstreamBefore);
