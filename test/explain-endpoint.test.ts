@@ -92,25 +92,20 @@ describe("explain refuses callers that are not local", {
       corefile: ".:53 {\n    bind 127.0.0.1\n    forward . 127.0.0.1:5301\n    explain 0.0.0.0:9254\n}\n",
       args: [],
     });
-    // curl prints the body, then the status on a line of its own.
-    const get = async (ns: typeof node, url: string, method = "GET") => {
-      const out = await ns.exec("curl", ["-s", "-X", method, "-w", "\n%{http_code}", "--max-time", "5", url]);
-      const lines = out.stdout.trimEnd().split("\n");
-      return { status: lines.pop(), body: lines.join("\n") };
-    };
-    const local = await get(node, "http://127.0.0.1:9254/explain?name=example.test.");
-    assert.equal(local.status, "200", local.body);
-    assert.match(local.body, /"answeredBy":"forward"/);
-    const remote = await get(pod, "http://10.244.0.1:9254/explain?name=example.test.");
-    assert.equal(remote.status, "403");
-    assert.match(remote.body, /explain serves local callers only, not 10\.244\.0\.2/);
-    assert.equal((await get(pod, "http://10.244.0.1:9254/cache/flush?name=.", "POST")).status, "403");
-    // The CLI from the pod's side is refused the same way.
-    const run = await cli(
-      ["cache", "show", ".", "--server", "10.244.0.1:9254"],
-      ["ip", "netns", "exec", pod.name],
-    );
-    assert.equal(run.code, 1);
-    assert.match(run.stderr, /HTTP 403/);
+    // The CLI run inside each namespace, as an operator (node side) or a pod would.
+    const inNode = ["ip", "netns", "exec", node.name];
+    const inPod = ["ip", "netns", "exec", pod.name];
+    const local = await cli(["explain", "example.test.", "--json"], inNode);
+    assert.equal(local.code, 0, local.stderr);
+    assert.equal((JSON.parse(local.stdout) as ExplainReport).steps[0]!.answeredBy, "forward");
+    for (const args of [
+      ["explain", "example.test."],
+      ["cache", "show", "."],
+      ["cache", "flush", "."],
+    ]) {
+      const remote = await cli([...args, "--server", "10.244.0.1:9254"], inPod);
+      assert.equal(remote.code, 1, `${args.join(" ")}: ${remote.stdout}`);
+      assert.match(remote.stderr, /HTTP 403: explain serves local callers only, not 10\.244\.0\.2/);
+    }
   });
 });
