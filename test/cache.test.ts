@@ -189,4 +189,72 @@ describe("packet cache", () => {
     assert.equal(cache.invalidateVolatile(), 1);
     assert.equal(cache.lookup(query("svc2.ns.svc.cluster.local")), undefined);
   });
+
+  test("introspection: entriesUnder, lookupInfo and flushUnder, by name and below", () => {
+    let now = 1_000_000;
+    const cache = new PacketCache(config({ serveStale: { durationSec: 60, mode: "immediate" } }), () => now);
+    const a = (name: string, ttl: number) =>
+      reply(name, { answers: [{ name, type: "A", ttl, data: "192.0.2.1" }] });
+    cache.insert(query("www.example.com"), a("www.example.com", 60));
+    cache.insert(query("api.www.example.com"), a("api.www.example.com", 10));
+    cache.insert(query("wwwexample.com"), a("wwwexample.com", 60));
+    cache.insert(
+      query("gone.example.com"),
+      reply("gone.example.com", { rcode: "NXDOMAIN", authorities: [soa(30, 30)] }),
+    );
+    cache.served(cache.lookup(query("www.example.com"))!);
+    now += 20_400;
+    assert.deepEqual(cache.entriesUnder("WWW.example.com."), [
+      {
+        name: "api.www.example.com.",
+        type: 1,
+        rcode: 0,
+        kind: "success",
+        ttlLeft: 0,
+        stale: true,
+        hits: 0,
+        dnssecOk: false,
+      },
+      {
+        name: "www.example.com.",
+        type: 1,
+        rcode: 0,
+        kind: "success",
+        ttlLeft: 40,
+        stale: false,
+        hits: 1,
+        dnssecOk: false,
+      },
+    ]);
+    assert.equal(cache.entriesUnder("example.com").length, 3, "wwwexample.com. is not under example.com.");
+    assert.deepEqual(cache.lookupInfo("gone.EXAMPLE.com", 1), {
+      name: "gone.example.com.",
+      type: 1,
+      rcode: 3,
+      kind: "denial",
+      ttlLeft: 10,
+      stale: false,
+      hits: 0,
+      dnssecOk: false,
+    });
+    assert.equal(cache.lookupInfo("www.example.com", 28), null, "another type");
+    assert.equal(cache.lookupInfo("www.example.com", 1, true), null, "DO is part of the key");
+    assert.equal(cache.flushUnder("www.example.com"), 2);
+    assert.equal(cache.lookup(query("www.example.com")), undefined);
+    assert.ok(cache.lookup(query("wwwexample.com")));
+    now += 200_000;
+    assert.deepEqual(cache.entriesUnder("."), [], "past serve_stale: gone");
+  });
+
+  test("lookupInfo has no side effect: no hit counted, recency untouched", () => {
+    const cache = new PacketCache(config({ success: { capacity: 2, maxTtl: 3600, minTtl: 5 } }), () => 0);
+    const a = (name: string) => reply(name, { answers: [{ name, type: "A", ttl: 60, data: "192.0.2.1" }] });
+    cache.insert(query("old.example.com"), a("old.example.com"));
+    cache.insert(query("new.example.com"), a("new.example.com"));
+    assert.equal(cache.lookupInfo("old.example.com", 1)!.hits, 0);
+    assert.equal(cache.entriesUnder("old.example.com")[0]!.hits, 0);
+    cache.insert(query("third.example.com"), a("third.example.com"));
+    assert.equal(cache.lookupInfo("old.example.com", 1), null, "the least recently used went first");
+    assert.ok(cache.lookupInfo("new.example.com", 1));
+  });
 });

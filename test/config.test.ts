@@ -11,6 +11,7 @@ import {
   tokenize,
 } from "../src/config/index.ts";
 import { ConfigError } from "../src/errors/index.ts";
+import { explainAddressOf } from "../src/plugins/explain/index.ts";
 import { makeTestCa } from "./support/index.ts";
 
 const FIXTURES = new URL("./fixtures/corefiles/", import.meta.url);
@@ -272,7 +273,7 @@ describe("directives", () => {
     failsIn(
       "errors\nfowrad . 1.1.1.1",
       3,
-      'Corefile:3: unknown directive "fowrad"; known: autopath, bind, bufsize, cache, debug, dns64, errors, forward, health, hosts, kubernetes, loadbalance, log, loop, pprof, prometheus, ready, reload, rewrite, template, timeouts, whoami; did you mean "forward"?',
+      'Corefile:3: unknown directive "fowrad"; known: autopath, bind, bufsize, cache, debug, dns64, errors, explain, forward, health, hosts, kubernetes, loadbalance, log, loop, pprof, prometheus, ready, reload, rewrite, template, timeouts, whoami; did you mean "forward"?',
     );
     failsIn(
       "dnstap /tmp/dnstap.sock",
@@ -371,6 +372,23 @@ describe("directives", () => {
     failsIn("health {\n  lameduck -1s\n}", 3, "must be at least 0s");
     failsIn("health {\n  other 1\n}", 3, 'unknown option "other"; allowed: lameduck');
     failsIn("prometheus :9253 {\n}", 2, "takes no { } block");
+  });
+
+  test("explain: off by default, loopback 9254 unless told", () => {
+    const explainOf = (body: string) => explainAddressOf(block(body).plugins);
+    assert.equal(explainOf("cache 30"), null);
+    assert.equal(explainOf("explain"), "127.0.0.1:9254");
+    assert.equal(explainOf("explain [::1]:9300"), "[::1]:9300");
+    assert.equal(explainOf("explain :9300"), "0.0.0.0:9300");
+    failsIn(
+      "explain 9254",
+      2,
+      'explain: address "9254": missing port',
+      "explain [ADDRESS] (default 127.0.0.1:9254)",
+    );
+    failsIn("explain a b", 2, 'explain: has too many arguments (unexpected "b")');
+    failsIn("explain {\n}", 2, "takes no { } block");
+    failsIn("explain\nexplain", 3, "explain: given twice in one server block (first at line 2)");
   });
 
   test("reload", () => {

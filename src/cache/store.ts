@@ -13,6 +13,7 @@ import {
   toStored,
 } from "../dns/index.ts";
 import { placeReply, type StoreKind } from "./classify.ts";
+import { type CacheEntryInfo, canonicalName, describe, isUnder, ownerOf, probeQuery } from "./introspect.ts";
 import { NameIndex } from "./name-index.ts";
 
 export interface CacheEntry extends StoredReply {
@@ -29,6 +30,8 @@ export interface CacheEntry extends StoredReply {
   lifetime: number;
   /** Hits in the current prefetch window. */
   hits: number;
+  /** Times this entry answered a client (introspection only). */
+  served: number;
   windowStart: number;
   refreshing: boolean;
 }
@@ -151,6 +154,51 @@ export class PacketCache {
     return this.invalidateNames(this.volatile.zoneNames);
   }
 
+  /** Count an entry's answer to a client (shown by entriesUnder/lookupInfo). */
+  served(entry: CacheEntry): void {
+    entry.served++;
+  }
+
+  /** Every live entry for `name` (presentation form, any case) and every name below it. */
+  entriesUnder(name: string): CacheEntryInfo[] {
+    const now = this.now();
+    const under = canonicalName(name);
+    const out: CacheEntryInfo[] = [];
+    for (const store of [this.stores.success, this.stores.denial]) {
+      for (const entry of store.values()) {
+        if (now < entry.staleUntil && isUnder(ownerOf(entry), under))
+          out.push(describe(entry, now, this.config.keepTtl));
+      }
+    }
+    return out.sort((a, b) => (a.name === b.name ? a.type - b.type : a.name < b.name ? -1 : 1));
+  }
+
+  /** Drop every entry for `name` and every name below it; how many were dropped. */
+  flushUnder(name: string): number {
+    const under = canonicalName(name);
+    let dropped = 0;
+    for (const store of [this.stores.success, this.stores.denial]) {
+      const keys: number[] = [];
+      for (const [key, entry] of store.entries()) if (isUnder(ownerOf(entry), under)) keys.push(key);
+      for (const key of keys) if (store.delete(key)) dropped++;
+    }
+    return dropped;
+  }
+
+  /**
+   * What a plain query (RD, no CD) for NAME/TYPE would get from the cache now, or null: no hit
+   * counted, no recency touched, nothing dropped.
+   */
+  lookupInfo(name: string, qtype: number, dnssecOk = false): CacheEntryInfo | null {
+    const view = probeQuery(name, qtype, dnssecOk);
+    if (view === null) return null;
+    const entry = this.stores.success.peek(view.key) ?? this.stores.denial.peek(view.key);
+    if (entry === undefined || entry.dnssecOk !== dnssecOk || entry.checkingDisabled) return null;
+    if (!sameQuestion(view, entry.wire, entry.questionEnd)) return null;
+    const now = this.now();
+    return now < entry.staleUntil ? describe(entry, now, this.config.keepTtl) : null;
+  }
+
   size(kind: StoreKind): number {
     return this.stores[kind].size;
   }
@@ -183,6 +231,7 @@ export class PacketCache {
       staleUntil: stale === null ? expiresAt : expiresAt + stale.durationSec * 1000,
       lifetime: ttl,
       hits: 0,
+      served: 0,
       windowStart: now,
       refreshing: false,
     };

@@ -186,7 +186,12 @@ export function parseFlags(argv: readonly string[]): Flags {
 }
 
 export function usage(): string {
-  const lines = ["Usage: nodelocaldns [flags]", ""];
+  const lines = [
+    "Usage: nodelocaldns [flags]",
+    "       nodelocaldns explain NAME [--type T] [--pod NAMESPACE/POD | --client IP] [--json] [--live] [--server ADDRESS]",
+    "       nodelocaldns cache show|flush NAME [--json] [--server ADDRESS]",
+    "",
+  ];
   for (const spec of FLAG_SPECS) {
     const def = spec.default === "" ? "" : ` (default ${spec.default})`;
     lines.push(`  -${spec.name}${spec.kind === "bool" ? "" : ` ${spec.kind}`}`, `        ${spec.help}${def}`);

@@ -36,6 +36,13 @@ export interface ClusterDeps {
   hostSearch?: readonly string[];
 }
 
+/** A pod of this node as `explain` names its client. */
+export interface ClientPod {
+  namespace: string;
+  name: string;
+  ip: string;
+}
+
 export interface ClusterStats {
   services: number;
   endpointSlices: number;
@@ -104,10 +111,24 @@ export class ClusterRecords {
    * yet, not our zone or class, `fallthrough` for an NXDOMAIN, or a pod this node cannot verify.
    */
   answer(view: QueryView, _clientIp: string): Buffer | null | Promise<Buffer | null> {
+    return this.answerWith(view, true);
+  }
+
+  /**
+   * As answer(), for `explain`: an ExternalName's A/AAAA is its CNAME alone, since resolving the
+   * target would send a query through the daemon.
+   */
+  peek(view: QueryView): Buffer | null {
+    return this.answerWith(view, false) as Buffer | null;
+  }
+
+  private answerWith(view: QueryView, resolveExternal: boolean): Buffer | null | Promise<Buffer | null> {
     if (!this.isSynced || view.qnameEnd === 0 || view.qclass !== CLASS_IN) return null;
     const zone = this.zones.match(view.buf, HEADER_LENGTH, view.qnameEnd);
     if (zone === null) return null;
-    const reply = zone.reverse ? this.answerReverse(view, zone) : this.answerForward(view, zone);
+    const reply = zone.reverse
+      ? this.answerReverse(view, zone)
+      : this.answerForward(view, zone, resolveExternal);
     if (reply !== undefined) return reply;
     if (this.zones.fallsThrough(view.buf, HEADER_LENGTH, view.qnameEnd)) return null;
     return negativeReply(view, RCODE.NXDOMAIN, this.soaFor(view, zone));
@@ -120,13 +141,34 @@ export class ClusterRecords {
    * autopathReply(view, thatReply); when none is, with the asked name's own reply.
    */
   autopath(view: QueryView, clientIp: string): AutopathCandidate[] | null {
+    if (this.deps.autopath !== true || !this.isSynced) return null;
+    const namespace = this.store.podNamespace(clientIp);
+    return namespace === null ? null : this.autopathFor(view, namespace);
+  }
+
+  /** As autopath(), for a client pod of `namespace` whether or not one is running (`explain`). */
+  autopathFor(view: QueryView, namespace: string): AutopathCandidate[] | null {
     if (this.deps.autopath !== true || !this.isSynced || view.qnameEnd === 0) return null;
     const zone = this.zones.match(view.buf, HEADER_LENGTH, view.qnameEnd);
     if (zone === null || zone.reverse) return null;
-    const namespace = this.store.podNamespace(clientIp);
-    if (namespace === null) return null;
-    const search = searchPath(namespace, zone.name, this.deps.hostSearch ?? []);
-    return autopathCandidates(presentation(view), search);
+    return autopathCandidates(presentation(view), this.searchFor(namespace, zone.name));
+  }
+
+  /** The search list of a pod in `namespace` (kubelet's, then the node's domains). */
+  searchFor(namespace: string, zone = this.zones.primary): string[] {
+    return searchPath(namespace, zone, this.deps.hostSearch ?? []);
+  }
+
+  /** Whether this node's pods are watched (autopath, `pods verified`): only then are clients known. */
+  get watchesPods(): boolean {
+    return this.required.has("pod");
+  }
+
+  /** A running pod of this node: at `ip`, by namespace and name, or the first of a namespace. */
+  pod(match: { ip?: string; namespace?: string; name?: string }): ClientPod | null {
+    const pod = this.store.runningPod(match);
+    if (pod === null) return null;
+    return { namespace: pod.namespace, name: pod.name, ip: match.ip ?? pod.ips[0] ?? "" };
   }
 
   stats(): ClusterStats {
@@ -154,7 +196,11 @@ export class ClusterRecords {
   }
 
   /** The reply for a name in a forward zone; undefined when the name does not exist. */
-  private answerForward(view: QueryView, zone: Zone): Buffer | null | Promise<Buffer | null> | undefined {
+  private answerForward(
+    view: QueryView,
+    zone: Zone,
+    resolveExternal: boolean,
+  ): Buffer | null | Promise<Buffer | null> | undefined {
     const buf = view.buf;
     const zoneAt = view.qnameEnd - zone.wire.length;
     let n = 0;
@@ -174,7 +220,7 @@ export class ClusterRecords {
       const key = buf.toString("latin1", labelAt[n - 3]!, top).toLowerCase();
       const svc = this.store.views.get(key);
       if (svc === undefined) return undefined;
-      if (n === 3) return this.answerService(view, zone, svc);
+      if (n === 3) return this.answerService(view, zone, svc, resolveExternal);
       if (n === 4) return this.answerBelowService(view, zone, svc, labelAt[0]!);
       return this.answerNamedPort(view, zone, svc, labelAt[0]!, labelAt[1]!);
     }
@@ -198,13 +244,19 @@ export class ClusterRecords {
   }
 
   /** `<svc>.<ns>.svc.<zone>`. */
-  private answerService(view: QueryView, zone: Zone, svc: ServiceView): Buffer | Promise<Buffer | null> {
+  private answerService(
+    view: QueryView,
+    zone: Zone,
+    svc: ServiceView,
+    resolveExternal: boolean,
+  ): Buffer | Promise<Buffer | null> {
     const qtype = view.qtype;
     const ttl = this.config.ttl;
     let reply: Buffer | null = null;
     if (svc.kind === "external") {
       const cname: Rr = { name: presentation(view), ttl, data: { type: TYPE.CNAME, target: svc.cname } };
-      if (qtype === TYPE.A || qtype === TYPE.AAAA) return this.answerExternal(view, cname, svc.cname);
+      if (resolveExternal && (qtype === TYPE.A || qtype === TYPE.AAAA))
+        return this.answerExternal(view, cname, svc.cname);
       return composeReply(view, RCODE.NOERROR, [cname], [], []);
     }
     if (qtype === TYPE.A || qtype === TYPE.AAAA) reply = addressReply(view, svc.addresses, ttl, zone.wire);

@@ -78,6 +78,19 @@ export class ClusterStore {
     return null;
   }
 
+  /** A running pod of this node: at `ip`, or by namespace and name, or the first in a namespace. */
+  runningPod(match: { ip?: string; namespace?: string; name?: string }): SlimPod | null {
+    const keys = match.ip === undefined ? this.pods.keys() : (this.podsByIp.get(canonicalIp(match.ip)) ?? []);
+    for (const key of keys) {
+      const pod = this.pods.get(key);
+      if (pod === undefined || pod.phase !== "Running") continue;
+      if (match.namespace !== undefined && pod.namespace !== match.namespace) continue;
+      if (match.name !== undefined && pod.name !== match.name) continue;
+      return pod;
+    }
+    return null;
+  }
+
   podAt(ip: string, namespace: string): boolean {
     for (const key of this.podsByIp.get(ip) ?? [])
       if (this.pods.get(key)?.namespace === namespace) return true;

@@ -1,11 +1,13 @@
-// The HTTP endpoints a configuration asks for (`prometheus`, `health`, `ready`, and node-cache's
-// metrics address), kept in step with reloads. Ports are shared with a successor (SO_REUSEPORT).
+// The HTTP endpoints a configuration asks for (`prometheus`, `health`, `ready`, `explain`, and
+// node-cache's metrics address), kept in step with reloads. Ports are shared with a successor (SO_REUSEPORT).
 
 import type { Server } from "node:http";
 import type { Config } from "../config/types.ts";
+import { type DebugBackend, startExplainServer } from "../explain/index.ts";
 import { type HealthChecks, startHealthServer } from "../health/index.ts";
 import type { Logger } from "../log/index.ts";
 import { type MetricsSource, startMetricsServer } from "../metrics/index.ts";
+import { explainAddressOf } from "../plugins/explain/index.ts";
 import { pprofAddressOf, startPprofServer } from "../plugins/pprof/index.ts";
 
 export class HttpEndpoints {
@@ -14,12 +16,20 @@ export class HttpEndpoints {
   private readonly metrics: MetricsSource;
   private readonly checks: HealthChecks;
   private readonly nodecacheAddress: string | null;
+  private readonly debug: DebugBackend;
 
-  constructor(log: Logger, metrics: MetricsSource, checks: HealthChecks, nodecacheAddress: string | null) {
+  constructor(
+    log: Logger,
+    metrics: MetricsSource,
+    checks: HealthChecks,
+    nodecacheAddress: string | null,
+    debug: DebugBackend,
+  ) {
     this.log = log;
     this.metrics = metrics;
     this.checks = checks;
     this.nodecacheAddress = nodecacheAddress;
+    this.debug = debug;
   }
 
   /** Open what `config` asks for and close what it no longer does. `strict`: a bind failure throws. */
@@ -41,6 +51,8 @@ export class HttpEndpoints {
       if (ready !== null) wanted.set(`ready|${ready}`, () => startHealthServer(ready, "/ready", this.checks));
       const pprof = pprofAddressOf(block.plugins);
       if (pprof !== null) wanted.set(`pprof|${pprof}`, () => startPprofServer(pprof));
+      const explain = explainAddressOf(block.plugins);
+      if (explain !== null) wanted.set(`explain|${explain}`, () => startExplainServer(explain, this.debug));
     }
     for (const [key, server] of this.servers) {
       if (!wanted.has(key)) {

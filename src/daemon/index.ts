@@ -5,6 +5,7 @@ import { isIPv6 } from "node:net";
 import { type Now, TimerWheel } from "../clock/index.ts";
 import type { Config, ServerBlock } from "../config/types.ts";
 import { errorReply, RCODE } from "../dns/index.ts";
+import { Explainer } from "../explain/index.ts";
 import { Forwarder } from "../forward/index.ts";
 import { installTestHooks, SelfProbe } from "../health/index.ts";
 import type { ConnectionOptions } from "../kubeapi/index.ts";
@@ -67,6 +68,8 @@ export class Daemon {
   private readonly resolver = new SelfResolver();
   private readonly probe: SelfProbe;
   readonly control: ControlNames;
+  /** `explain` and `cache show/flush` on this process's chains (the endpoint, or a worker's IPC). */
+  readonly explainer: Explainer;
   private config: Config | null = null;
   /** The log level the daemon started with; `debug` in any block raises it while present. */
   private baseLogLevel: string | null = null;
@@ -93,14 +96,6 @@ export class Daemon {
       hostSearch: deps.hostSearch ?? [],
       ...(deps.kubeConnection ? { connection: deps.kubeConnection } : {}),
     });
-    this.endpoints = deps.worker
-      ? null
-      : new HttpEndpoints(
-          deps.log,
-          deps.metrics.registry,
-          this.checks(),
-          deps.nodecacheMetricsAddress ?? null,
-        );
     this.server = new DnsServer({
       control: this.control,
       now: deps.now,
@@ -110,6 +105,20 @@ export class Daemon {
       reusePort: deps.reusePort,
       handlers: (block) => this.handlersFor(block),
     });
+    this.explainer = new Explainer({
+      server: this.server,
+      config: () => this.config,
+      hostSearch: deps.hostSearch ?? [],
+    });
+    this.endpoints = deps.worker
+      ? null
+      : new HttpEndpoints(
+          deps.log,
+          deps.metrics.registry,
+          this.checks(),
+          deps.nodecacheMetricsAddress ?? null,
+          this.explainer,
+        );
   }
 
   async start(config: Config): Promise<void> {

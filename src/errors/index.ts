@@ -13,7 +13,10 @@ export type ErrorCode =
   | "LOOP_DETECTED"
   | "EXEC_FAILED"
   | "KUBE_API"
-  | "BIND_FAILED";
+  | "BIND_FAILED"
+  | "EXPLAIN_BAD_REQUEST"
+  | "EXPLAIN_NOT_FOUND"
+  | "EXPLAIN_UNAVAILABLE";
 
 export class DaemonError extends Error {
   readonly code: ErrorCode;
@@ -55,5 +58,13 @@ export class ExecError extends DaemonError {
     this.command = command;
     this.stderr = stderr;
     this.exitCode = exitCode;
+  }
+}
+
+/** An explain or cache request the debug endpoint cannot answer: says what was asked and why not. */
+export class ExplainError extends DaemonError {
+  /** The HTTP status it is answered with. */
+  get status(): number {
+    return this.code === "EXPLAIN_NOT_FOUND" ? 404 : this.code === "EXPLAIN_UNAVAILABLE" ? 503 : 400;
   }
 }

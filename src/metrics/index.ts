@@ -1,6 +1,6 @@
 // Prometheus metrics with CoreDNS-compatible names.
 
-export { type MetricsSource, startMetricsServer } from "./http.ts";
+export { listenHttp, type MetricsSource, splitHostPort, startMetricsServer } from "./http.ts";
 export { familyOf, typeLabel, ZoneMetrics } from "./query-metrics.ts";
 export {
   buildInfoLabels,

@@ -6,6 +6,7 @@
 import { bufsizePlugin } from "./bufsize/index.ts";
 import { debugPlugin } from "./debug/index.ts";
 import { dns64Plugin } from "./dns64/index.ts";
+import { explainPlugin } from "./explain/index.ts";
 import { hostsPlugin } from "./hosts/index.ts";
 import { loadbalancePlugin } from "./loadbalance/index.ts";
 import { pprofPlugin } from "./pprof/index.ts";
@@ -29,4 +30,5 @@ export const PLUGIN_TABLE: readonly PluginSpec<unknown>[] = [
   timeoutsPlugin,
   debugPlugin,
   pprofPlugin,
+  explainPlugin,
 ];

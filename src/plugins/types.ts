@@ -24,7 +24,7 @@ export interface PluginEnv {
 }
 
 /** Table directives that configure the server instead of handling queries: no chain position. */
-export const SETUP_DIRECTIVES = ["debug", "pprof", "timeouts"] as const;
+export const SETUP_DIRECTIVES = ["debug", "explain", "pprof", "timeouts"] as const;
 export type SetupDirective = (typeof SETUP_DIRECTIVES)[number];
 
 export interface PluginSpec<C> {

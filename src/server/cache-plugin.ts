@@ -4,7 +4,15 @@
 import { type CacheEntry, PacketCache } from "../cache/index.ts";
 import type { Now } from "../clock/index.ts";
 import type { CacheConfig } from "../config/types.ts";
-import { errorReply, FLAG_AA, nameInZone, nameToWire, parseQuery, RCODE } from "../dns/index.ts";
+import {
+  errorReply,
+  FLAG_AA,
+  nameInZone,
+  nameToWire,
+  parseQuery,
+  type QueryView,
+  RCODE,
+} from "../dns/index.ts";
 import type { Metrics } from "../metrics/index.ts";
 import type { Handler, Next } from "./chain.ts";
 import { Query, type ReplyInterceptor, type Transport } from "./query.ts";
@@ -84,7 +92,7 @@ export class CachePlugin implements Handler {
   }
 
   handle(query: Query, next: Next): void {
-    if (!this.applies(query)) {
+    if (!this.covers(query)) {
       next(query);
       return;
     }
@@ -94,6 +102,7 @@ export class CachePlugin implements Handler {
       const stale = this.cache.isStale(entry);
       if (!stale || this.cache.config.serveStale?.mode === "immediate") {
         (entry.kind === "success" ? this.counters.hitSuccess : this.counters.hitDenial).inc();
+        this.cache.served(entry);
         query.plugin = "cache";
         query.sendFinal(this.cache.render(entry, query, query.limit));
         if (stale) {
@@ -133,6 +142,7 @@ export class CachePlugin implements Handler {
     if (stale !== undefined && rcode === RCODE.SERVFAIL && this.cache.lookup(query) === stale) {
       this.counters.stale.inc(flight.waiters.length);
       for (const waiter of flight.waiters) {
+        this.cache.served(stale);
         waiter.plugin = "cache";
         waiter.sendFinal(this.cache.render(stale, waiter, waiter.limit));
       }
@@ -156,7 +166,8 @@ export class CachePlugin implements Handler {
     }
   }
 
-  private applies(query: Query): boolean {
+  /** Whether this cache takes the query's name (the `cache` zones, else the block's). */
+  covers(query: QueryView): boolean {
     for (const zone of this.zoneWires) if (nameInZone(query.buf, 12, query.qnameEnd, zone)) return true;
     return false;
   }

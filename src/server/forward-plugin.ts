@@ -25,8 +25,12 @@ export class ForwardPlugin implements Handler {
       (outcome) => {
         query.plugin = "forward";
         try {
-          if (outcome.kind === "reply") deliver(query, outcome.reply);
-          else deliver(query, errorReply(query, outcome.kind === "refused" ? RCODE.REFUSED : RCODE.SERVFAIL));
+          if (outcome.kind === "reply") {
+            query.upstream = outcome.upstream;
+            deliver(query, outcome.reply);
+          } else {
+            deliver(query, errorReply(query, outcome.kind === "refused" ? RCODE.REFUSED : RCODE.SERVFAIL));
+          }
         } catch (error) {
           // Per-query failures end here: this runs from a socket callback, outside dispatch's guard.
           this.onError(error);

@@ -7,4 +7,5 @@ export { type Address, enableTcpMigration, successorServes } from "./handoff.ts"
 export { KubernetesPlugin } from "./kubernetes-plugin.ts";
 export type { TcpTimeouts } from "./listener.ts";
 export { Query, type Transport } from "./query.ts";
+export type { Route } from "./router.ts";
 export { blockServerLabel, DnsServer, type HandlerFactory, type ServerDeps } from "./server.ts";

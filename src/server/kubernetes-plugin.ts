@@ -16,7 +16,8 @@ const internalTransport: Transport = { proto: "tcp", server: "", send() {} };
 export class KubernetesPlugin implements Handler {
   readonly name = "kubernetes" as const;
   readonly records: ClusterRecords;
-  private readonly autopath: boolean;
+  /** `autopath @kubernetes` is on for this block. */
+  readonly autopath: boolean;
   private readonly onError: (error: unknown) => void;
 
   constructor(records: ClusterRecords, autopath: boolean, onError: (error: unknown) => void) {

@@ -85,6 +85,22 @@ export class Listener {
   private flushing = false;
   private readonly outbox: { reply: Buffer; port: number; address: string }[] = [];
 
+  /**
+   * Run one query through this listener's routing and chains as if `remoteAddress` had sent it over
+   * UDP (`explain --live`): counted, cached and forwarded like any other; the reply comes back here.
+   */
+  inject(packet: Buffer, remoteAddress: string): Promise<{ reply: Buffer; query: Query }> {
+    return new Promise((resolve) => {
+      const transport: Transport = {
+        proto: "udp",
+        server: this.serverLabel,
+        send: (query, reply) => resolve({ reply, query }),
+      };
+      const query = new Query(transport, remoteAddress, 0, net.isIPv6(remoteAddress) ? 2 : 1);
+      dispatch(query, packet, this.router, this.hooks);
+    });
+  }
+
   constructor(options: ListenerOptions, router: Router) {
     this.host = options.host;
     this.port = options.port;

@@ -31,6 +31,8 @@ export class Query extends QueryView {
   startedAt = 0;
   /** The plugin that wrote the answer (the `plugin` label of coredns_dns_responses_total). */
   plugin = "";
+  /** The upstream ("IP:PORT") whose reply the forward plugin delivered; "" otherwise. */
+  upstream = "";
   interceptor: ReplyInterceptor | null = null;
   observer: ReplyObserver | null = null;
   /** Metric handles of the matched (server, zone). */

@@ -1,8 +1,9 @@
 // Picks the server block for a query on one listener: the longest zone that contains the qname.
 
+import type { ServerBlock } from "../config/types.ts";
 import { nameInZone, nameToWire } from "../dns/index.ts";
 import type { ZoneMetrics } from "../metrics/index.ts";
-import type { Next } from "./chain.ts";
+import type { Handler, Next } from "./chain.ts";
 
 export interface Route {
   zone: string;
@@ -10,6 +11,9 @@ export interface Route {
   /** The block's composed chain. */
   entry: Next;
   metrics: ZoneMetrics;
+  /** The block and its handlers, for introspection (`explain`); the query path uses `entry`. */
+  block: ServerBlock;
+  handlers: readonly Handler[];
 }
 
 export class Router {

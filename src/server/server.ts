@@ -161,6 +161,16 @@ export class DnsServer {
     return this.runtimes.flatMap((r) => r.handlers.filter((h) => h.name === name) as T[]);
   }
 
+  /** Each block of the running configuration with its handlers (introspection). */
+  chains(): readonly { block: ServerBlock; handlers: readonly Handler[] }[] {
+    return this.runtimes;
+  }
+
+  /** The listener for a block's first address (where its clients' queries arrive), if bound. */
+  listenerOf(block: ServerBlock): Listener | undefined {
+    return this.listeners.get(DnsServer.addressesOf(block)[0]!);
+  }
+
   listening(): { host: string; port: number }[] {
     return [...this.listeners.values()].map((l) => ({ host: l.host, port: l.port }));
   }
@@ -223,6 +233,8 @@ export class DnsServer {
       zoneWire: Router.zoneWire(zone),
       entry: runtime.entry,
       metrics: new ZoneMetrics(this.deps.metrics, serverLabel, zone),
+      block: runtime.block,
+      handlers: runtime.handlers,
     };
   }
 }

@@ -10,6 +10,7 @@ import { SelfProbe } from "../health/index.ts";
 import type { Logger } from "../log/index.ts";
 import type { Metrics, MetricsSource } from "../metrics/index.ts";
 import { controlName, DnsServer } from "../server/index.ts";
+import { WorkersDebug } from "./debug.ts";
 import {
   HEARTBEAT_MS,
   isMessage,
@@ -45,6 +46,10 @@ export class Supervisor {
   private stopping = false;
   private requestId = 0;
   private readonly pending = new Map<number, { left: number; results: MetricsJson[]; done: () => void }>();
+  private readonly debug = new WorkersDebug(
+    () => [...this.workers.values()].filter((w) => w.worker.isConnected()).map((w) => w.worker),
+    (worker, message) => this.send(worker, message),
+  );
 
   constructor(options: SupervisorOptions) {
     this.o = options;
@@ -57,6 +62,7 @@ export class Supervisor {
       this.metricsSource(),
       { healthy: () => this.healthy(), ready: () => this.ready() },
       options.nodecacheMetricsAddress,
+      this.debug,
     );
     cluster.on("message", (worker, message: unknown) => this.onMessage(worker, message));
     cluster.on("exit", (worker, code, signal) => this.onExit(worker, code, signal));
@@ -141,6 +147,8 @@ export class Supervisor {
       if (request === undefined) return;
       request.results.push(message.metrics);
       if (--request.left === 0) request.done();
+    } else if (message.type === "nl:debug-res") {
+      this.debug.replied(message);
     }
   }
 

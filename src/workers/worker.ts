@@ -2,9 +2,18 @@
 // shutdown the primary relays.
 
 import type { Daemon } from "../daemon/index.ts";
+import { DaemonError } from "../errors/index.ts";
 import type { Logger } from "../log/index.ts";
 import type { Metrics } from "../metrics/index.ts";
-import { HEARTBEAT_MS, isMessage, type ToPrimary, type ToWorker } from "./protocol.ts";
+import { type DebugCall, HEARTBEAT_MS, isMessage, type ToPrimary, type ToWorker } from "./protocol.ts";
+
+/** Run a debug call from the primary on this worker's chains. */
+function runDebug(daemon: Daemon, call: DebugCall): Promise<unknown> {
+  const explainer = daemon.explainer;
+  if (call.op === "explain") return explainer.explain(call.request);
+  if (call.op === "cache-show") return explainer.cacheShow(call.name);
+  return explainer.cacheFlush(call.name);
+}
 
 export function attachWorker(daemon: Daemon, metrics: Metrics, log: Logger, onStop: () => void): void {
   const send = (message: ToPrimary) => {
@@ -20,6 +29,19 @@ export function attachWorker(daemon: Daemon, metrics: Metrics, log: Logger, onSt
       metrics.registry.getMetricsAsJSON().then(
         (json) => send({ type: "nl:metrics-res", id: message.id, metrics: json }),
         () => send({ type: "nl:metrics-res", id: message.id, metrics: [] }),
+      );
+    } else if (message.type === "nl:debug-req") {
+      runDebug(daemon, message.call).then(
+        (result) => send({ type: "nl:debug-res", id: message.id, result }),
+        (error: unknown) =>
+          send({
+            type: "nl:debug-res",
+            id: message.id,
+            error: {
+              message: (error as Error).message,
+              code: error instanceof DaemonError ? error.code : "EXPLAIN_UNAVAILABLE",
+            },
+          }),
       );
     } else if (message.type === "nl:shutdown" && !stopping) {
       stopping = true;

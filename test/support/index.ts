@@ -2,6 +2,7 @@
 // pure Node) and the daemon runner. Everything started here is stopped by cleanupAll() or at exit.
 
 export { cleanupAll, onCleanup } from "./cleanup.ts";
+export { type CliRun, cli } from "./cli.ts";
 export {
   type EncodeOptions,
   encodeQuery,
