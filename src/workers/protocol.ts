@@ -1,11 +1,25 @@
 // Messages between the primary and its workers (over the cluster IPC channel).
 
 import type { MetricObjectWithValues, MetricValue } from "prom-client";
+import type { ResourceKind, SlimObject, WatchTarget } from "../kubeapi/index.ts";
 
 export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
+/** A watch event as it crosses the IPC channel (JSON: a prune's key set travels as a list). */
+export type WireEvent =
+  | { type: "upsert" | "delete"; kind: ResourceKind; object: SlimObject }
+  | { type: "prune"; kind: ResourceKind; keep: string[] };
+
+/** What a worker asks the primary to watch for one of its cluster indexes. */
+export interface WatchSpec {
+  target: WatchTarget;
+  kinds: ResourceKind[];
+}
+
 export type ToWorker =
   | { type: "nl:metrics-req"; id: number }
+  /** Events of the primary's watch for the worker's subscription `id`, in order. */
+  | { type: "nl:watch-events"; id: number; events: WireEvent[] }
   /** SIGTERM reached the primary: lameduck, hand over or stop, then exit. */
   | { type: "nl:shutdown" };
 
@@ -13,7 +27,10 @@ export type ToPrimary =
   | { type: "nl:metrics-res"; id: number; metrics: MetricsJson }
   /** Sent every HEARTBEAT_MS from the worker's event loop: it is alive and says if it is ready. */
   | { type: "nl:state"; listening: boolean; ready: boolean }
-  | { type: "nl:exiting"; handedOff: boolean };
+  | { type: "nl:exiting"; handedOff: boolean }
+  /** Subscribe to the primary's watch of `spec` (started on first use): a snapshot, then changes. */
+  | { type: "nl:watch-open"; id: number; spec: WatchSpec }
+  | { type: "nl:watch-close"; id: number };
 
 export const HEARTBEAT_MS = 500;
 /** A worker silent this long is wedged: /health turns red. */
