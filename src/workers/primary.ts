@@ -4,13 +4,12 @@
 // metrics summed over all processes, and relays SIGTERM.
 
 import cluster, { type Worker } from "node:cluster";
-import { AggregatorRegistry } from "prom-client";
 import type { Config } from "../config/types.ts";
 import { watchObserver } from "../daemon/cluster.ts";
 import { HttpEndpoints } from "../daemon/http.ts";
 import { SelfProbe } from "../health/index.ts";
 import type { Logger } from "../log/index.ts";
-import type { Metrics, MetricsSource } from "../metrics/index.ts";
+import { aggregateMetrics, type Metrics, type MetricsSource } from "../metrics/index.ts";
 import { controlName, DnsServer } from "../server/index.ts";
 import {
   HEARTBEAT_MS,
@@ -209,7 +208,7 @@ export class Supervisor {
           for (const state of live) this.send(state.worker, { type: "nl:metrics-req", id });
         });
         this.pending.delete(id);
-        return AggregatorRegistry.aggregate(results).metrics();
+        return aggregateMetrics(results).metrics();
       },
     };
   }
