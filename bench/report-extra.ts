@@ -6,7 +6,7 @@ import type { ClusterResult, Window } from "./cluster.ts";
 import { median } from "./daemons.ts";
 import type { Memory } from "./procs.ts";
 import type { BenchData } from "./report.ts";
-import { renderMemory, renderPeak } from "./report-memory.ts";
+import { renderMemory, renderPeak, renderWorkersIndex } from "./report-memory.ts";
 import type { Measured } from "./scenarios.ts";
 import type { VariantResult } from "./variants.ts";
 
@@ -310,6 +310,7 @@ export function renderHeap(v: VariantResult): string[] {
 export function renderExtras(data: BenchData): string[] {
   const out: string[] = [];
   if (data.cluster !== null) out.push(...renderCluster(data.cluster));
+  if (data.cluster?.workersIndex) out.push(...renderWorkersIndex(data.cluster.workersIndex));
   if (data.metricsCost !== null) out.push(...renderMetrics(data.metricsCost));
   if (data.workers !== null) out.push(...renderWorkers(data.workers, data.machine.cpus));
   if (data.heap) out.push(...renderHeap(data.heap)); // absent from results older than the scenario

@@ -1,6 +1,7 @@
 // Markdown for the "memory" scenario (growth per phase, ours and unbound, with the plots) and the
 // bench-wide peak: the highest VmHWM our daemon reached in any scenario of the run.
 
+import type { WorkersIndexResult } from "./cluster-workers.ts";
 import type { MemoryResult } from "./memory.ts";
 import type { Memory } from "./procs.ts";
 import type { BenchData } from "./report.ts";
@@ -62,4 +63,31 @@ export function renderPeak(data: BenchData & { memoryLoad?: MemoryResult | null 
     `| **whole bench** (target ≤ ${HWM_TARGET_MIB}) | **${mib(max)}** |`,
     "",
   ];
+}
+
+/** The cluster index held by -workers 1 and N: each process's memory and the API requests. */
+export function renderWorkersIndex(runs: WorkersIndexResult[]): string[] {
+  if (runs.length === 0) return [];
+  const out = [
+    "### The index with several workers (one API watch per node)",
+    "",
+    "Each run starts a daemon against the same fake API server (10,000 Services / 50,000 endpoints) and reads " +
+      "each process's own /proc/PID/status 2 s after /ready turned 200. The primary runs the only watch and feeds the workers.",
+    "",
+    "| workers | process | RssAnon MiB | RssFile MiB | VmRSS MiB | VmHWM MiB |",
+    "|---:|---|---:|---:|---:|---:|",
+  ];
+  for (const run of runs) {
+    if (run.error !== undefined) out.push(`| ${run.workers} | FAILED: ${run.error} | | | | |`);
+    for (const p of run.processes)
+      out.push(
+        `| ${run.workers} | ${p.role} | ${mib(p.memory.rssAnonKiB)} | ${mib(p.memory.rssFileKiB)} | ${mib(p.memory.vmRssKiB)} | ${mib(p.memory.vmHwmKiB)} |`,
+      );
+  }
+  out.push("", "| workers | resource | list requests | watch requests |", "|---:|---|---:|---:|");
+  for (const run of runs)
+    for (const [path, n] of Object.entries(run.requests))
+      out.push(`| ${run.workers} | ${path} | ${n.lists} | ${n.watches} |`);
+  out.push("");
+  return out;
 }
