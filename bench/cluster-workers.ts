@@ -86,7 +86,8 @@ ${hitBlock(PORT, METRICS)}`;
     }));
     for (const url of api.requests.slice(before)) {
       const path = url.split("?")[0]!;
-      const entry = (result.requests[path] ??= { lists: 0, watches: 0 });
+      result.requests[path] ??= { lists: 0, watches: 0 };
+      const entry = result.requests[path];
       if (/[?&]watch=(1|true)/.test(url)) entry.watches++;
       else entry.lists++;
     }
