@@ -3,9 +3,9 @@
 // follows the watch, and a worker killed and replaced resyncs from the primary without a new list.
 
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
 import {
+  childPids,
   cleanupAll,
   defaultHandler,
   freePort,
@@ -20,15 +20,6 @@ const WORKERS = 3;
 /** Queries from this many fresh source ports reach every worker (SO_REUSEPORT hashes the 4-tuple). */
 const SPREAD = 48;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function children(pid: number): number[] {
-  try {
-    const text = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
-    return text === "" ? [] : text.split(/\s+/).map(Number);
-  } catch {
-    return [];
-  }
-}
 
 async function until(what: string, ok: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -119,13 +110,13 @@ describe("one API watch per node with several workers", () => {
   });
 
   test("a killed worker's replacement resyncs from the primary: no new list or watch", async () => {
-    const [victim] = children(daemon.pid);
+    const [victim] = childPids(daemon.pid);
     assert.ok(victim, "a worker process");
     process.kill(victim, "SIGKILL");
     await daemon.waitForLine(/worker died; starting another/, 5000);
     await until(
       "a replacement worker",
-      () => children(daemon.pid).filter((p) => p !== victim).length === WORKERS,
+      () => childPids(daemon.pid).filter((p) => p !== victim).length === WORKERS,
     );
     await until("ready again", async () => (await fetch(readyUrl)).status === 200);
     const late = await answers("late.default.svc.cluster.local");
