@@ -21,7 +21,7 @@ const WORKERS = 3;
 const SPREAD = 48;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(what: string, ok: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
+async function until(what: string, ok: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await ok())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -84,9 +84,10 @@ describe("one API watch per node with several workers", () => {
 `,
       args: ["-workers", String(WORKERS)],
       readyProbe: server,
+      readyTimeoutMs: 30_000, // three processes starting on a busy node
     });
-    await daemon.waitForLine(new RegExp(`${WORKERS} workers serving`), 15_000);
-    await until("ready", async () => (await fetch(readyUrl)).status === 200);
+    await daemon.waitForLine(new RegExp(`${WORKERS} workers serving`), 30_000);
+    await until("ready", async () => (await fetch(readyUrl)).status === 200, 30_000);
   });
 
   after(async () => {

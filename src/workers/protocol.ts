@@ -1,13 +1,16 @@
 // Messages between the primary and its workers (over the cluster IPC channel).
 
 import type { MetricObjectWithValues, MetricValue } from "prom-client";
-import type { ResourceKind, SlimObject, WatchTarget } from "../kubeapi/index.ts";
+import type { ResourceKind, WatchTarget } from "../kubeapi/index.ts";
 
 export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
-/** A watch event as it crosses the IPC channel (JSON: a prune's key set travels as a list). */
+/**
+ * A watch event as it crosses the IPC channel: the object as its JSON text (what the primary keeps
+ * for snapshots: a flat string is a fraction of the object graph), a prune's key set as a list.
+ */
 export type WireEvent =
-  | { type: "upsert" | "delete"; kind: ResourceKind; object: SlimObject }
+  | { type: "upsert" | "delete"; kind: ResourceKind; json: string }
   | { type: "prune"; kind: ResourceKind; keep: string[] };
 
 /** What a worker asks the primary to watch for one of its cluster indexes. */

@@ -2,7 +2,13 @@
 // (over the IPC channel) instead of opening its own; events are applied in the order sent, in
 // short slices so a snapshot or a burst never stalls the DNS sockets.
 
-import type { ClusterEvent, WatchOptions, WatchStarter } from "../kubeapi/index.ts";
+import {
+  type ClusterEvent,
+  internSlim,
+  type SlimObject,
+  type WatchOptions,
+  type WatchStarter,
+} from "../kubeapi/index.ts";
 import { isMessage, type ToPrimary, type ToWorker, type WireEvent } from "./protocol.ts";
 
 /** Longest stretch of applying before the event loop goes back to the sockets (as the reflector). */
@@ -48,7 +54,8 @@ class Subscription {
 }
 
 function fromWire(event: WireEvent): ClusterEvent {
-  return event.type === "prune" ? { type: "prune", kind: event.kind, keep: new Set(event.keep) } : event;
+  if (event.type === "prune") return { type: "prune", kind: event.kind, keep: new Set(event.keep) };
+  return { type: event.type, kind: event.kind, object: internSlim(JSON.parse(event.json) as SlimObject) };
 }
 
 /** The WatchStarter of a worker: subscriptions to the primary's watches. */

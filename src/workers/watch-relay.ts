@@ -7,7 +7,6 @@ import type { Worker } from "node:cluster";
 import {
   type ClusterEvent,
   type ResourceKind,
-  type SlimObject,
   startWatch,
   type WatchHandle,
   type WatchObserver,
@@ -35,7 +34,8 @@ export interface WatchRelayOptions {
 class RelayedWatch {
   readonly subscribers: Subscriber[] = [];
   idleTimer: NodeJS.Timeout | null = null;
-  private readonly objects = new Map<ResourceKind, Map<string, SlimObject>>();
+  /** Each watched object as its JSON text, by kind and key (for snapshots). */
+  private readonly objects = new Map<ResourceKind, Map<string, string>>();
   private readonly synced = new Set<ResourceKind>();
   private pending: WireEvent[] = [];
   private flushQueued = false;
@@ -58,7 +58,7 @@ class RelayedWatch {
     this.subscribers.push(subscriber);
     const snapshot: WireEvent[] = [];
     for (const [kind, objects] of this.objects) {
-      for (const object of objects.values()) snapshot.push({ type: "upsert", kind, object });
+      for (const json of objects.values()) snapshot.push({ type: "upsert", kind, json });
       if (this.synced.has(kind)) snapshot.push({ type: "prune", kind, keep: [...objects.keys()] });
     }
     sendPaged(subscriber, snapshot);
@@ -73,18 +73,26 @@ class RelayedWatch {
     const objects = this.objects.get(event.kind);
     if (objects === undefined) return;
     switch (event.type) {
-      case "upsert":
-        objects.set(event.object.key, event.object);
-        this.queue({ type: "upsert", kind: event.kind, object: event.object });
+      case "upsert": {
+        const json = JSON.stringify(event.object);
+        objects.set(event.object.key, json);
+        this.queue({ type: "upsert", kind: event.kind, json });
         break;
+      }
       case "delete":
         objects.delete(event.object.key);
-        this.queue({ type: "delete", kind: event.kind, object: event.object });
+        this.queue({ type: "delete", kind: event.kind, json: JSON.stringify(event.object) });
         break;
       case "prune":
       case "replace": {
         const keep = event.type === "prune" ? event.keep : new Set(event.objects.map((o) => o.key));
-        if (event.type === "replace") for (const o of event.objects) objects.set(o.key, o);
+        if (event.type === "replace") {
+          for (const o of event.objects) {
+            const json = JSON.stringify(o);
+            objects.set(o.key, json);
+            this.queue({ type: "upsert", kind: event.kind, json });
+          }
+        }
         for (const key of objects.keys()) if (!keep.has(key)) objects.delete(key);
         this.synced.add(event.kind);
         this.queue({ type: "prune", kind: event.kind, keep: [...keep] });
