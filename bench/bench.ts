@@ -165,6 +165,9 @@ async function main(): Promise<void> {
         malformedPackets: opt("malformed-packets", 1_000_000),
         outageSeconds: opt("outage-seconds", 60),
         outageQps: opt("outage-qps", 2000),
+        phases: argv.includes("--memory-phases")
+          ? (argv[argv.indexOf("--memory-phases") + 1] ?? "").split(",")
+          : ["mixed", "malformed", "outage"],
         plotPrefix: join(resultsDir, `${stamp}-memory`),
       };
       memoryLoad = await memoryScenario(servers, upstream, settings, memoryOptions, hitsFile, work, log);

@@ -20,6 +20,8 @@ export interface MemoryOptions {
   malformedPackets: number;
   outageSeconds: number;
   outageQps: number;
+  /** Which of "mixed", "malformed", "outage" run (all by default). */
+  phases: string[];
   /** Where the PNGs go (bench/results/<stamp>-memory-<phase>.png). */
   plotPrefix: string;
 }
@@ -137,7 +139,7 @@ export async function memoryScenario(
 
     // Full rate: the mixed file is long enough that its miss names are not reused within the run.
     const mixedMisses = Math.max(200_000, options.mixedSeconds * 25_000);
-    for (const server of chosen) {
+    for (const server of options.phases.includes("mixed") ? chosen : []) {
       const file = interleaved(work, server.key, mixedMisses);
       await phase("mixed", server, async () => {
         const perf = await runPerf({
@@ -155,7 +157,7 @@ export async function memoryScenario(
         return { load: perf.command, qps: perf.qps, lossPct: perf.lossPct };
       });
     }
-    for (const server of chosen) {
+    for (const server of options.phases.includes("malformed") ? chosen : []) {
       await phase("malformed", server, async () => {
         const seconds = await sendMalformed(server.host, server.port, options.malformedPackets);
         return {
@@ -163,7 +165,7 @@ export async function memoryScenario(
         };
       });
     }
-    for (const server of chosen) {
+    for (const server of options.phases.includes("outage") ? chosen : []) {
       const file = uniqueNames(work, server.key, options.outageSeconds * options.outageQps + 1000);
       await phase("outage", server, async () => {
         process.kill(upstream.pid, "SIGSTOP");
@@ -175,11 +177,13 @@ export async function memoryScenario(
             seconds: options.outageSeconds,
             clients: settings.clients,
             threads: settings.threads,
-            outstanding: 1000,
+            // Every query of the outage stays outstanding until the server gives up (its deadline,
+            // a few seconds): room for all of them, and a client timeout beyond any deadline.
+            outstanding: options.outageQps * 8,
             maxQps: options.outageQps,
-            timeout: 2,
+            timeout: 8,
             cpu: settings.clientCpu,
-            hardLimitS: options.outageSeconds + 15,
+            hardLimitS: options.outageSeconds + 20,
           });
           return { load: `upstream SIGSTOPped; ${perf.command}`, qps: perf.qps, lossPct: perf.lossPct };
         } finally {

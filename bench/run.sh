@@ -9,7 +9,7 @@
 #                          [--burst-seconds S (15)] [--metrics-rounds N (3)] [--workers-rounds N]
 #                          [--workers-clients N (16)] [--heap-rounds N (4)] [--heap-qps Q (max)]
 #                          [--mixed-seconds S (60)] [--malformed-packets N (1000000)] [--outage-seconds S (60)]
-#                          [--outage-qps Q (2000)]
+#                          [--outage-qps Q (2000)] [--memory-phases mixed,malformed,outage]
 # Scenarios: peers = hits, latency at 10k q/s, TCP misses and RSS vs unbound and dnsmasq; cluster =
 # in-process cluster answers (10,000 Services / 50,000 endpoints from the fake API server) vs cache hits,
 # RSS with the index, watch-event burst while answering; metrics = cache-hit CPU with/without
