@@ -10,7 +10,6 @@ import {
   startWatch,
   type WatchHandle,
   type WatchObserver,
-  type WatchStarter,
 } from "../kubeapi/index.ts";
 import type { ToWorker, WatchSpec, WireEvent } from "./protocol.ts";
 
@@ -27,8 +26,6 @@ interface Subscriber {
 export interface WatchRelayOptions {
   nodeName: string | undefined;
   observer: WatchObserver;
-  /** startWatch unless a test replaces it. */
-  start?: WatchStarter;
 }
 
 class RelayedWatch {
@@ -43,7 +40,7 @@ class RelayedWatch {
 
   constructor(spec: WatchSpec, options: WatchRelayOptions) {
     for (const kind of spec.kinds) this.objects.set(kind, new Map());
-    this.handle = (options.start ?? startWatch)({
+    this.handle = startWatch({
       config: spec.target,
       kinds: spec.kinds,
       nodeName: options.nodeName,
@@ -138,11 +135,6 @@ export class WatchRelay {
 
   constructor(options: WatchRelayOptions) {
     this.options = options;
-  }
-
-  /** Number of distinct watches running (one list/watch per resource kind each). */
-  get size(): number {
-    return this.watches.size;
   }
 
   open(worker: Worker, id: number, spec: WatchSpec): void {
