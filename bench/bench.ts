@@ -7,6 +7,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { type ClusterResult, clusterScenario } from "./cluster.ts";
+import { type MemoryResult, memoryScenario } from "./memory.ts";
 import { type PeersResult, peersScenario } from "./peers.ts";
 import { killAllSync, type Proc, startProc, stopProc } from "./procs.ts";
 import { profileRun } from "./profile.ts";
@@ -45,7 +46,7 @@ const settings: Settings = {
 };
 const rounds = opt("rounds", 2);
 const only = argv.includes("--servers") ? argv[argv.indexOf("--servers") + 1]!.split(",") : null;
-const SCENARIOS = ["peers", "cluster", "metrics", "workers", "heap"] as const;
+const SCENARIOS = ["peers", "cluster", "metrics", "workers", "heap", "memory"] as const;
 const scenarios: string[] = argv.includes("--only")
   ? (argv[argv.indexOf("--only") + 1] ?? "").split(",")
   : [...SCENARIOS];
@@ -157,6 +158,20 @@ async function main(): Promise<void> {
         qps > 0 ? qps : undefined,
       );
     }
+    let memoryLoad: MemoryResult | null = null;
+    if (scenarios.includes("memory")) {
+      const memoryOptions = {
+        mixedSeconds: opt("mixed-seconds", 60),
+        malformedPackets: opt("malformed-packets", 1_000_000),
+        outageSeconds: opt("outage-seconds", 60),
+        outageQps: opt("outage-qps", 2000),
+        phases: argv.includes("--memory-phases")
+          ? (argv[argv.indexOf("--memory-phases") + 1] ?? "").split(",")
+          : ["mixed", "malformed", "outage"],
+        plotPrefix: join(resultsDir, `${stamp}-memory`),
+      };
+      memoryLoad = await memoryScenario(servers, upstream, settings, memoryOptions, hitsFile, work, log);
+    }
     let profile = null;
     if (flag("profile")) {
       const spec = servers.find((s) => s.key === "ours");
@@ -195,6 +210,7 @@ async function main(): Promise<void> {
       metricsCost,
       workers,
       heap,
+      memoryLoad,
     };
     const jsonPath = join(resultsDir, `${stamp}.json`);
     writeFileSync(jsonPath, `${JSON.stringify(data, null, 2)}\n`);

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { FakeKubeApi } from "../test/support/kubeapi-server.ts";
 import { burst } from "./cluster-burst.ts";
 import { loadFixture, serviceName, writeClusterQueries } from "./cluster-fixture.ts";
+import { type WorkersIndexResult, workersIndex } from "./cluster-workers.ts";
 import { hitBlock, type Ours, ourSpec } from "./daemons.ts";
 import { ask } from "./dnsclient.ts";
 import type { Percentiles } from "./dnsperf.ts";
@@ -60,6 +61,8 @@ export interface ClusterResult {
     sampleChecked: number;
     sampleWrong: number;
   } | null;
+  /** The same index with -workers 1 and 3: memory per process, API requests (absent in older results). */
+  workersIndex?: WorkersIndexResult[];
   error?: string;
 }
 
@@ -170,6 +173,9 @@ export async function clusterScenario(
     result.burst = await burst(api, fixture, spec, proc.pid, s, opts, files.a, log);
     result.memory.afterBurst = memory(proc.pid);
     result.watchMetrics.afterBurst = await watchMetrics();
+    await stopProc(proc);
+    result.workersIndex = [];
+    for (const n of [1, 3]) result.workersIndex.push(await workersIndex(api, o, s, n, log));
   } catch (error) {
     result.error = (error as Error).message;
     log(`cluster: FAILED: ${result.error}`);

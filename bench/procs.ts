@@ -133,16 +133,22 @@ export function ownCpuTime(pid: number): CpuTime {
 export interface Memory {
   vmHwmKiB: number;
   vmRssKiB: number;
+  /** VmRSS = RssAnon (the process's own pages: heap, arenas) + RssFile (mapped files: the node
+   * binary's text, shared and reclaimable) + RssShmem. */
+  rssAnonKiB: number;
+  rssFileKiB: number;
 }
 
-/** VmHWM/VmRSS summed over pid and descendants (one process for every server here). */
+/** VmHWM/VmRSS/RssAnon/RssFile summed over pid and descendants (one process for most servers here). */
 export function memory(pid: number): Memory {
-  const mem: Memory = { vmHwmKiB: 0, vmRssKiB: 0 };
+  const mem: Memory = { vmHwmKiB: 0, vmRssKiB: 0, rssAnonKiB: 0, rssFileKiB: 0 };
   for (const p of descendants(pid)) {
     try {
       const status = readFileSync(`/proc/${p}/status`, "utf8");
       mem.vmHwmKiB += Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0);
       mem.vmRssKiB += Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      mem.rssAnonKiB += Number(/RssAnon:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      mem.rssFileKiB += Number(/RssFile:\s+(\d+)/.exec(status)?.[1] ?? 0);
     } catch {
       // raced with exit
     }

@@ -1,10 +1,12 @@
 // Markdown for the scenarios beyond the peer comparison: cluster records (issue 4), metrics cost
 // (issue 6) and workers (issue 7). Figures are medians over rounds; ratios come from the same run.
 
+import { basename } from "node:path";
 import type { ClusterResult, Window } from "./cluster.ts";
 import { median } from "./daemons.ts";
 import type { Memory } from "./procs.ts";
 import type { BenchData } from "./report.ts";
+import { renderMemory, renderPeak, renderWorkersIndex } from "./report-memory.ts";
 import type { Measured } from "./scenarios.ts";
 import type { VariantResult } from "./variants.ts";
 
@@ -308,8 +310,11 @@ export function renderHeap(v: VariantResult): string[] {
 export function renderExtras(data: BenchData): string[] {
   const out: string[] = [];
   if (data.cluster !== null) out.push(...renderCluster(data.cluster));
+  if (data.cluster?.workersIndex) out.push(...renderWorkersIndex(data.cluster.workersIndex));
   if (data.metricsCost !== null) out.push(...renderMetrics(data.metricsCost));
   if (data.workers !== null) out.push(...renderWorkers(data.workers, data.machine.cpus));
   if (data.heap) out.push(...renderHeap(data.heap)); // absent from results older than the scenario
+  if (data.memoryLoad) out.push(...renderMemory(data.memoryLoad, (path) => basename(path)));
+  out.push(...renderPeak(data));
   return out;
 }

@@ -2,6 +2,7 @@
 // and our ratios to unbound and dnsmasq measured in the same run.
 
 import type { ClusterResult } from "./cluster.ts";
+import type { MemoryResult } from "./memory.ts";
 import type { Memory } from "./procs.ts";
 import type { ProfileSummary } from "./profile.ts";
 import { renderExtras } from "./report-extra.ts";
@@ -38,6 +39,8 @@ export interface BenchData {
   metricsCost: VariantResult | null;
   workers: VariantResult | null;
   heap: VariantResult | null;
+  /** The "memory" scenario (absent from results older than it). */
+  memoryLoad?: MemoryResult | null;
 }
 
 const PEERS = ["unbound", "dnsmasq"] as const;
@@ -286,6 +289,18 @@ export function renderReport(data: BenchData): string {
         ratio: true,
       },
       {
+        label: "RssAnon after warm-up, MiB",
+        value: (k) => mib(data.memory.afterWarm[k], (m) => m.rssAnonKiB),
+        format: fmt.f1,
+        ratio: true,
+      },
+      {
+        label: "RssFile after warm-up, MiB",
+        value: (k) => mib(data.memory.afterWarm[k], (m) => m.rssFileKiB),
+        format: fmt.f1,
+        ratio: false,
+      },
+      {
         label: "VmHWM after warm-up, MiB",
         value: (k) => mib(data.memory.afterWarm[k], (m) => m.vmHwmKiB),
         format: fmt.f1,
@@ -302,6 +317,18 @@ export function renderReport(data: BenchData): string {
         value: (k) => mib(data.memory.end[k], (m) => m.vmRssKiB),
         format: fmt.f1,
         ratio: true,
+      },
+      {
+        label: "RssAnon at end, MiB",
+        value: (k) => mib(data.memory.end[k], (m) => m.rssAnonKiB),
+        format: fmt.f1,
+        ratio: true,
+      },
+      {
+        label: "RssFile at end, MiB",
+        value: (k) => mib(data.memory.end[k], (m) => m.rssFileKiB),
+        format: fmt.f1,
+        ratio: false,
       },
     ]),
     "",

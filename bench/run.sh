@@ -4,15 +4,19 @@
 #
 # Usage: bash bench/run.sh [--rounds N (default 2)] [--seconds S] [--latency-seconds S] [--miss-seconds S]
 #                          [--miss-names N] [--outstanding N] [--clients N] [--servers ours,unbound,dnsmasq]
-#                          [--profile] [--keep] [--only peers,cluster,metrics,workers,heap (default: all)]
+#                          [--profile] [--keep] [--only peers,cluster,metrics,workers,heap,memory (default: all)]
 #                          [--cluster-rounds N] [--burst-events N (50000)] [--burst-qps Q (10000)]
 #                          [--burst-seconds S (15)] [--metrics-rounds N (3)] [--workers-rounds N]
 #                          [--workers-clients N (16)] [--heap-rounds N (4)] [--heap-qps Q (max)]
+#                          [--mixed-seconds S (60)] [--malformed-packets N (1000000)] [--outage-seconds S (60)]
+#                          [--outage-qps Q (2000)] [--memory-phases mixed,malformed,outage]
 # Scenarios: peers = hits, latency at 10k q/s, TCP misses and RSS vs unbound and dnsmasq; cluster =
 # in-process cluster answers (10,000 Services / 50,000 endpoints from the fake API server) vs cache hits,
 # RSS with the index, watch-event burst while answering; metrics = cache-hit CPU with/without
 # `prometheus`; workers = cache hits with -workers 1 vs 2; heap = cache hits and memory of two daemons holding
-# the cluster index, V8's default heap growth vs --heap-growing-percent=50. BENCH_DAEMON_NODE_FLAGS adds node flags
+# the cluster index, V8's default heap growth vs --heap-growing-percent=50; memory = VmRSS/RssAnon/RssFile
+# over time (PNG per phase) for ours and unbound: 60 s mixed hit/miss load, 10^6 malformed datagrams, 60 s
+# upstream outage (SIGSTOP) at 2,000 q/s. BENCH_DAEMON_NODE_FLAGS adds node flags
 # (e.g. --trace-gc) to the daemons of the cluster/metrics/workers scenarios.
 # Needs dist/main.js (npm run build, or npx tsc -p tsconfig.json --noCheck) and the Debian packages
 # unbound, dnsmasq-base, dnsperf, iproute2, util-linux. Results: bench/results/<timestamp>.{json,md}.

@@ -3,9 +3,10 @@
 // (3) the configuration is reloaded; answered is counted against sent.
 
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { after, describe, test } from "node:test";
 import {
+  childPids,
   cleanupAll,
   defaultHandler,
   freePort,
@@ -16,15 +17,6 @@ import {
 import { startLoad } from "./support/load.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function children(pid: number): number[] {
-  try {
-    const text = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
-    return text === "" ? [] : text.split(/\s+/).map(Number);
-  } catch {
-    return [];
-  }
-}
 
 async function setup() {
   // Misses take 30 ms upstream, so queries are in flight inside the workers at any moment.
@@ -78,12 +70,12 @@ describe("several workers", () => {
     await d.waitForLine(/2 workers serving/);
     const load = loadOn(s, 5000);
     await sleep(1500);
-    const [victim] = children(d.pid);
+    const [victim] = childPids(d.pid);
     assert.ok(victim, "a worker process");
     process.kill(victim, "SIGKILL");
     await d.waitForLine(/worker died; starting another/, 5000);
     const result = await load.done;
-    const replaced = children(d.pid);
+    const replaced = childPids(d.pid);
     assert.equal(replaced.length, 2, "two workers again");
     assert.ok(!replaced.includes(victim));
     t.diagnostic(

@@ -17,7 +17,7 @@ import { CorefileGenerator } from "../nodecache/index.ts";
 import { ReloadController } from "../reload/index.ts";
 import { newToken } from "../server/index.ts";
 import { VERSION } from "../version.ts";
-import { attachWorker, Supervisor } from "../workers/index.ts";
+import { attachWorker, primaryWatches, Supervisor } from "../workers/index.ts";
 
 function fail(message: string): never {
   process.stderr.write(`nodelocaldns: ${message}\n`);
@@ -174,6 +174,7 @@ async function serveWorker({
     now: systemNow,
     reusePort: true,
     worker: true,
+    startWatch: primaryWatches(),
     controlToken: token,
     nodeName: process.env.NODE_NAME,
     hostSearch,
@@ -209,6 +210,7 @@ async function servePrimary(prepared: Prepared): Promise<void> {
           log,
           metrics,
           nodecacheMetricsAddress: flags.metricsListenAddress,
+          nodeName: process.env.NODE_NAME,
           now: systemNow,
         })
       : new Daemon({

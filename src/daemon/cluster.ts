@@ -1,13 +1,15 @@
-// One cluster index and API watch per distinct `kubernetes` configuration, kept across reloads;
+// One cluster index per distinct `kubernetes` configuration, kept across reloads, each fed by an
+// API watch (its own, or with -workers N a subscription to the primary's one watch per node);
 // watch changes drop the cached answers they affect at once; watch health goes to metrics.
 
 import { ClusterRecords } from "../cluster/index.ts";
 import type { AutopathConfig, KubernetesConfig } from "../config/types.ts";
 import {
-  type ClusterWatch,
   type ConnectionOptions,
   startWatch,
+  type WatchHandle,
   type WatchObserver,
+  type WatchStarter,
 } from "../kubeapi/index.ts";
 import type { Logger } from "../log/index.ts";
 import type { Metrics } from "../metrics/index.ts";
@@ -16,7 +18,7 @@ import type { SelfResolver } from "./self-resolve.ts";
 
 interface Member {
   records: ClusterRecords;
-  watch: ClusterWatch;
+  watch: WatchHandle;
 }
 
 export interface ClusterHubDeps {
@@ -30,6 +32,8 @@ export interface ClusterHubDeps {
   hostSearch: readonly string[];
   /** Overrides of the in-cluster connection (tests). */
   connection?: Omit<ConnectionOptions, "endpoint" | "kubeconfig">;
+  /** Where the watch runs: in this process (default) or in the primary (a worker of several). */
+  startWatch?: WatchStarter;
 }
 
 export class ClusterHub {
@@ -69,12 +73,12 @@ export class ClusterHub {
         deps.log.info({ zones: config.zones }, "cluster index synced; answering cluster names in-process");
       }
     };
-    const watch = startWatch({
+    const watch = (deps.startWatch ?? startWatch)({
       config,
       kinds: records.kinds,
       nodeName: deps.nodeName,
       sink,
-      observer: this.observer(),
+      observer: watchObserver(deps.metrics, deps.log),
       ...(deps.connection ? { connection: deps.connection } : {}),
     });
     this.members.set(key, { records, watch });
@@ -105,18 +109,17 @@ export class ClusterHub {
     for (const member of this.members.values()) await member.watch.stop();
     this.members.clear();
   }
+}
 
-  private observer(): WatchObserver {
-    const m = this.deps.metrics;
-    const log = this.deps.log;
-    return {
-      objects: (kind, count) => m.watchObjects.labels(kind).set(count),
-      synced: (kind, at) => m.watchLastSync.labels(kind).set(at / 1000),
-      restarted: (kind, reason) => {
-        m.watchRestarts.labels(kind).inc();
-        log.warn({ resource: kind, reason }, "kubernetes watch restarted");
-      },
-      firstSync: (kind) => m.watchSynced.labels(kind).set(1),
-    };
-  }
+/** Watch state into metrics and the log (wherever the watch runs: one process does this per node). */
+export function watchObserver(m: Metrics, log: Logger): WatchObserver {
+  return {
+    objects: (kind, count) => m.watchObjects.labels(kind).set(count),
+    synced: (kind, at) => m.watchLastSync.labels(kind).set(at / 1000),
+    restarted: (kind, reason) => {
+      m.watchRestarts.labels(kind).inc();
+      log.warn({ resource: kind, reason }, "kubernetes watch restarted");
+    },
+    firstSync: (kind) => m.watchSynced.labels(kind).set(1),
+  };
 }

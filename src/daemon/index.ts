@@ -8,7 +8,7 @@ import { errorReply, RCODE } from "../dns/index.ts";
 import { Explainer } from "../explain/index.ts";
 import { Forwarder } from "../forward/index.ts";
 import { installTestHooks, SelfProbe } from "../health/index.ts";
-import type { ConnectionOptions } from "../kubeapi/index.ts";
+import type { ConnectionOptions, WatchStarter } from "../kubeapi/index.ts";
 import { ErrorsLog, type Logger } from "../log/index.ts";
 import { LOOP_TIMINGS, LoopHandler, type LoopTimings } from "../loop/index.ts";
 import type { Metrics } from "../metrics/index.ts";
@@ -53,6 +53,8 @@ export interface DaemonDeps {
   controlToken?: string;
   /** A worker of several serves DNS only: no HTTP endpoints, no self-probe (the primary has them). */
   worker?: boolean;
+  /** Where cluster watches run; a worker subscribes to the primary's (one watch per node). */
+  startWatch?: WatchStarter;
   /** Self-probe period and how long without an answer makes /health red. */
   healthProbe?: { intervalMs: number; staleAfterMs: number };
 }
@@ -95,6 +97,7 @@ export class Daemon {
       nodeName: deps.nodeName,
       hostSearch: deps.hostSearch ?? [],
       ...(deps.kubeConnection ? { connection: deps.kubeConnection } : {}),
+      ...(deps.startWatch ? { startWatch: deps.startWatch } : {}),
     });
     this.server = new DnsServer({
       control: this.control,

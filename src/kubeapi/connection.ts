@@ -9,7 +9,8 @@ import { DaemonError } from "../errors/index.ts";
 
 // Loaded with require(): see src/metrics/http.ts (an ESM import of node:http loads undici).
 const http = createRequire(import.meta.url)("node:http") as typeof import("node:http");
-const https = createRequire(import.meta.url)("node:https") as typeof import("node:https");
+/** node:https (and tls with it, ~4 MiB resident) only for an API server reached over TLS. */
+const loadHttps = () => createRequire(import.meta.url)("node:https") as typeof import("node:https");
 
 /** yaml is only needed for kubeconfig files; loading it lazily keeps it out of every other process. */
 function loadYaml(): typeof import("yaml") {
@@ -165,7 +166,8 @@ export function resolveCredentials(options: ConnectionOptions): Credentials {
 export function connect(options: ConnectionOptions): ApiConnection {
   const creds = resolveCredentials(options);
   const secure = creds.server.protocol === "https:";
-  const agent = secure
+  const https = secure ? loadHttps() : null;
+  const agent = https
     ? new https.Agent({
         keepAlive: true,
         ca: creds.ca,
@@ -183,7 +185,7 @@ export function connect(options: ConnectionOptions): ApiConnection {
         const token = creds.token?.get();
         if (token) headers.authorization = `Bearer ${token}`;
         else if (creds.basic) headers.authorization = `Basic ${creds.basic}`;
-        const request = (secure ? https : http).request(
+        const request = (https ?? http).request(
           {
             protocol: creds.server.protocol,
             hostname: creds.server.hostname.replace(/^\[|\]$/g, ""),

@@ -18,8 +18,11 @@ export const RESOURCE_PATHS: Record<ResourceKind, string> = {
   pod: "/api/v1/pods",
 };
 
+/** What of a `kubernetes` configuration decides what is watched (the rest shapes answers only). */
+export type WatchTarget = Pick<KubernetesConfig, "endpoint" | "kubeconfig" | "labels">;
+
 export interface WatchOptions {
-  config: KubernetesConfig;
+  config: WatchTarget;
   /** From ClusterRecords.kinds. */
   kinds: readonly ResourceKind[];
   /** This node (NODE_NAME): pods are watched with spec.nodeName=<node>. */
@@ -31,10 +34,17 @@ export interface WatchOptions {
   timing?: Partial<ReflectorTiming>;
 }
 
-export interface ClusterWatch {
+/** A running watch as its user sees it, wherever it runs (in this process or in the primary's). */
+export interface WatchHandle {
+  stop(): Promise<void>;
+}
+
+/** Starts a watch: startWatch in this process, or a subscription to the primary's (workers). */
+export type WatchStarter = (options: WatchOptions) => WatchHandle;
+
+export interface ClusterWatch extends WatchHandle {
   readonly connection: ApiConnection;
   state(): Record<string, ReflectorState>;
-  stop(): Promise<void>;
 }
 
 /** Start list/watch for every kind; returns at once (sync progress shows in ClusterRecords.synced). */

@@ -141,3 +141,30 @@ export function slim(kind: ResourceKind, o: Json): SlimObject {
       return slimPod(o);
   }
 }
+
+/**
+ * A slim object that crossed a process boundary (JSON) shares its small strings and port lists
+ * again, as one read from the API does: thousands of identical port lists held once, not per object.
+ */
+export function internSlim(o: SlimObject): SlimObject {
+  switch (o.kind) {
+    case "service":
+      return {
+        ...o,
+        namespace: internString(o.namespace),
+        type: internString(o.type),
+        ports: internPorts([...o.ports]),
+      };
+    case "endpointslice":
+      return {
+        ...o,
+        namespace: internString(o.namespace),
+        addressType: internString(o.addressType),
+        ports: internPorts([...o.ports]),
+      };
+    case "pod":
+      return { ...o, namespace: internString(o.namespace) };
+    case "namespace":
+      return o;
+  }
+}

@@ -2,7 +2,7 @@
 // inc/observe; these keep one plain cell per label set, resolved once, and only build label
 // objects when scraped. They register with a prom-client Registry like any metric.
 
-import type { Registry } from "prom-client";
+import type { Registry } from "./prom.ts";
 
 interface MetricValue {
   labels: Record<string, string>;

@@ -3,7 +3,7 @@
 // nodejs_* gauges named *_total fail `promtool check metrics`.
 
 import { readdirSync, readFileSync } from "node:fs";
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "./prom.ts";
 
 function openFds(): number {
   try {

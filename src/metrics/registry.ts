@@ -1,9 +1,9 @@
 // One prom-client Registry with CoreDNS's metric names, labels and buckets, so existing
 // node-local-dns dashboards and alerts keep working.
 
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { FastCounterVec, FastHistogramVec } from "./fast.ts";
 import { registerProcessMetrics } from "./process.ts";
+import { Counter, Gauge, Histogram, Registry } from "./prom.ts";
 
 /** CoreDNS plugin.TimeBuckets: ExponentialBuckets(0.00025, 2, 16), 0.25 ms .. 8.192 s. */
 export const DURATION_BUCKETS = exponentialBuckets(0.00025, 2, 16);

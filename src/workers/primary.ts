@@ -1,14 +1,15 @@
 // The primary of `-workers N`: forks the serving processes (each binds the same addresses with
-// SO_REUSEPORT and has its own cache), replaces any that dies at once, serves the HTTP endpoints
-// with metrics summed over all processes, and relays SIGTERM.
+// SO_REUSEPORT and has its own cache and cluster index), replaces any that dies at once, runs the
+// node's one API watch and feeds the workers' indexes from it, serves the HTTP endpoints with
+// metrics summed over all processes, and relays SIGTERM.
 
 import cluster, { type Worker } from "node:cluster";
-import { AggregatorRegistry } from "prom-client";
 import type { Config } from "../config/types.ts";
+import { watchObserver } from "../daemon/cluster.ts";
 import { HttpEndpoints } from "../daemon/http.ts";
 import { SelfProbe } from "../health/index.ts";
 import type { Logger } from "../log/index.ts";
-import type { Metrics, MetricsSource } from "../metrics/index.ts";
+import { aggregateMetrics, type Metrics, type MetricsSource } from "../metrics/index.ts";
 import { controlName, DnsServer } from "../server/index.ts";
 import { WorkersDebug } from "./debug.ts";
 import {
@@ -20,6 +21,7 @@ import {
   type ToWorker,
   WEDGED_AFTER_MS,
 } from "./protocol.ts";
+import { WatchRelay } from "./watch-relay.ts";
 
 interface WorkerState {
   worker: Worker;
@@ -35,6 +37,8 @@ export interface SupervisorOptions {
   log: Logger;
   metrics: Metrics;
   nodecacheMetricsAddress: string | null;
+  /** This node (NODE_NAME): its pods are watched when a configuration needs them. */
+  nodeName: string | undefined;
   now: () => number;
 }
 
@@ -43,6 +47,7 @@ export class Supervisor {
   private readonly workers = new Map<number, WorkerState>();
   private readonly endpoints: HttpEndpoints;
   private readonly probe: SelfProbe;
+  private readonly watches: WatchRelay;
   private stopping = false;
   private requestId = 0;
   private readonly pending = new Map<number, { left: number; results: MetricsJson[]; done: () => void }>();
@@ -64,6 +69,10 @@ export class Supervisor {
       options.nodecacheMetricsAddress,
       this.debug,
     );
+    this.watches = new WatchRelay({
+      nodeName: options.nodeName,
+      observer: watchObserver(options.metrics, options.log),
+    });
     cluster.on("message", (worker, message: unknown) => this.onMessage(worker, message));
     cluster.on("exit", (worker, code, signal) => this.onExit(worker, code, signal));
     setInterval(() => this.reapWedged(), HEARTBEAT_MS).unref();
@@ -106,6 +115,7 @@ export class Supervisor {
     }
     for (const state of this.workers.values())
       if (!state.worker.isDead()) state.worker.process.kill("SIGKILL");
+    await this.watches.stop();
     await this.endpoints.close();
     return { handedOff: [...this.workers.values()].some((w) => w.handedOff) };
   }
@@ -123,6 +133,7 @@ export class Supervisor {
 
   private onExit(worker: Worker, code: number | null, signal: string | null): void {
     const state = this.workers.get(worker.id);
+    this.watches.forget(worker);
     if (state === undefined || this.stopping) return;
     this.workers.delete(worker.id);
     this.o.log.error(
@@ -140,6 +151,10 @@ export class Supervisor {
       state.lastBeat = Date.now();
       state.listening = message.listening;
       state.ready = message.ready;
+    } else if (message.type === "nl:watch-open") {
+      this.watches.open(worker, message.id, message.spec);
+    } else if (message.type === "nl:watch-close") {
+      this.watches.close(worker, message.id);
     } else if (message.type === "nl:exiting") {
       state.handedOff = message.handedOff;
     } else if (message.type === "nl:metrics-res") {
@@ -201,7 +216,7 @@ export class Supervisor {
           for (const state of live) this.send(state.worker, { type: "nl:metrics-req", id });
         });
         this.pending.delete(id);
-        return AggregatorRegistry.aggregate(results).metrics();
+        return aggregateMetrics(results).metrics();
       },
     };
   }

@@ -36,7 +36,7 @@ export {
   startFakeUpstream,
 } from "./fake-upstream.ts";
 export { assertLoopback, freePort, hostPort, uniqueLoopback } from "./ports.ts";
-export { type ExitInfo, type Proc, spawnProc } from "./proc.ts";
+export { childPids, type ExitInfo, type Proc, spawnProc } from "./proc.ts";
 export { type LoggedQuery, PROBE_NAME, type QueryLog } from "./querylog.ts";
 export { largeTxtRecords, soaRecord } from "./records.ts";
 export { type Issued, makeTestCa, type TestCa } from "./tls-ca.ts";

@@ -2,7 +2,7 @@
 // (setpriv --pdeathsig when available, plus an exit hook), and that can be stopped by PID.
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { onCleanup } from "./cleanup.ts";
 
 export interface ExitInfo {
@@ -184,4 +184,14 @@ function startWatchdog(pid: number, exited: Promise<ExitInfo>): void {
       }
     }
   });
+}
+
+/** The PIDs of a process's direct children (the workers of `-workers N`); [] once it is gone. */
+export function childPids(pid: number): number[] {
+  try {
+    const text = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
+    return text === "" ? [] : text.split(/\s+/).map(Number);
+  } catch {
+    return [];
+  }
 }

@@ -1,6 +1,6 @@
 // The `dns64` plugin: its table entry and CoreDNS's metric coredns_dns64_requests_translated_total.
 
-import { Counter } from "prom-client";
+import { Counter } from "../../metrics/prom.ts";
 import { definePlugin } from "../types.ts";
 import { Dns64Plugin } from "./handler.ts";
 import { type Dns64Config, parseDns64 } from "./parse.ts";

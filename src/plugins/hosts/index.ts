@@ -1,6 +1,6 @@
 // The `hosts` plugin: its table entry (parse + handler), metrics as CoreDNS names them.
 
-import { Gauge } from "prom-client";
+import { Gauge } from "../../metrics/prom.ts";
 import { definePlugin, type PluginEnv } from "../types.ts";
 import { HostsPlugin } from "./handler.ts";
 import { type HostsConfig, parseHosts } from "./parse.ts";

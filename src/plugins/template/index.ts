@@ -1,7 +1,7 @@
 // The `template` plugin: its table entry (every `template` of a block, in order, in one handler) and
 // its metrics as CoreDNS names them.
 
-import { Counter } from "prom-client";
+import { Counter } from "../../metrics/prom.ts";
 import type { PluginEnv } from "../types.ts";
 import { definePlugin } from "../types.ts";
 import { type TemplateCounters, TemplatePlugin } from "./handler.ts";
