@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as packet from "dns-packet";
-import { PacketCache } from "../src/cache/index.ts";
+import { MISS, PacketCache } from "../src/cache/index.ts";
 import type { CacheConfig } from "../src/config/types.ts";
 import { parseQuery, QueryView } from "../src/dns/index.ts";
 import { decodePacket, encodePacket, type LooseRecord } from "./support/loose-packet.ts";
@@ -79,14 +79,14 @@ describe("packet cache", () => {
       }),
     );
     now += 10_500;
-    const hit = cache.lookup(query("WWW.EXAMPLE.COM", 77))!;
-    assert.ok(hit);
+    const hit = cache.lookup(query("WWW.EXAMPLE.COM", 77));
+    assert.notEqual(hit, MISS);
     const out = decodePacket(cache.render(hit, query("WWW.EXAMPLE.COM", 77), 512));
     assert.equal(out.id, 77);
     assert.equal(out.answers![0]!.ttl, 50);
     assert.equal(out.flag_aa, true);
     now += 50_000;
-    assert.equal(cache.lookup(q), undefined);
+    assert.equal(cache.lookup(q), MISS);
   });
 
   test("success TTL is clamped to the configured maximum and minimum", () => {
@@ -99,13 +99,13 @@ describe("packet cache", () => {
         answers: [{ name: "a.example.com", type: "A", ttl: 3600, data: "192.0.2.1" }],
       }),
     );
-    assert.equal(cache.lookup(q)!.lifetime, 30);
+    assert.equal(cache.lifetimeOf(cache.lookup(q)), 30);
     const q2 = query("b.example.com");
     cache.insert(
       q2,
       reply("b.example.com", { answers: [{ name: "b.example.com", type: "A", ttl: 1, data: "192.0.2.1" }] }),
     );
-    assert.equal(cache.lookup(q2)!.lifetime, 5);
+    assert.equal(cache.lifetimeOf(cache.lookup(q2)), 5);
     now += 1;
   });
 
@@ -113,18 +113,18 @@ describe("packet cache", () => {
     const cache = new PacketCache(config(), () => 0);
     const q = query("nx.example.com");
     cache.insert(q, reply("nx.example.com", { rcode: "NXDOMAIN", authorities: [soa(300, 60)] }));
-    assert.equal(cache.lookup(q)!.lifetime, 60);
-    assert.equal(cache.lookup(q)!.kind, "denial");
+    assert.equal(cache.lifetimeOf(cache.lookup(q)), 60);
+    assert.equal(cache.kindOf(cache.lookup(q)), "denial");
     const capped = new PacketCache(config({ denial: { capacity: 10, maxTtl: 20, minTtl: 5 } }), () => 0);
     capped.insert(q, reply("nx.example.com", { rcode: "NXDOMAIN", authorities: [soa(300, 600)] }));
-    assert.equal(capped.lookup(q)!.lifetime, 20);
+    assert.equal(capped.lifetimeOf(capped.lookup(q)), 20);
   });
 
   test("SERVFAIL is cached briefly; REFUSED, TC=1 and NXDOMAIN without SOA are not", () => {
     const cache = new PacketCache(config(), () => 0);
     const q = query("x.example.com");
-    assert.equal(cache.insert(q, reply("x.example.com", { rcode: "SERVFAIL" }))!.cached, true);
-    assert.equal(cache.lookup(q)!.lifetime, 5);
+    assert.notEqual(cache.insert(q, reply("x.example.com", { rcode: "SERVFAIL" }))!.handle, MISS);
+    assert.equal(cache.lifetimeOf(cache.lookup(q)), 5);
     for (const r of [
       reply("y.example.com", { rcode: "REFUSED" }),
       reply("y.example.com", { rcode: "NXDOMAIN" }),
@@ -133,9 +133,9 @@ describe("packet cache", () => {
         answers: [{ name: "y.example.com", type: "A", ttl: 60, data: "192.0.2.1" }],
       }),
     ]) {
-      assert.equal(cache.insert(query("y.example.com"), r)!.cached, false);
+      assert.equal(cache.insert(query("y.example.com"), r)!.handle, MISS);
     }
-    assert.equal(cache.lookup(query("y.example.com")), undefined);
+    assert.equal(cache.lookup(query("y.example.com")), MISS);
   });
 
   test("serve_stale keeps expired entries servable for its duration", () => {
@@ -147,11 +147,11 @@ describe("packet cache", () => {
       reply("s.example.com", { answers: [{ name: "s.example.com", type: "A", ttl: 10, data: "192.0.2.1" }] }),
     );
     now = 30_000;
-    const entry = cache.lookup(q)!;
+    const entry = cache.lookup(q);
     assert.ok(cache.isStale(entry));
     assert.equal(decodePacket(cache.render(entry, q, 512)).answers![0]!.ttl, 0);
     now = 71_000;
-    assert.equal(cache.lookup(q), undefined);
+    assert.equal(cache.lookup(q), MISS);
   });
 
   test("prefetch triggers for popular entries near expiry", () => {
@@ -167,7 +167,7 @@ describe("packet cache", () => {
         answers: [{ name: "p.example.com", type: "A", ttl: 100, data: "192.0.2.1" }],
       }),
     );
-    const entry = cache.lookup(q)!;
+    const entry = cache.lookup(q);
     assert.equal(cache.shouldPrefetch(entry), false);
     assert.equal(cache.shouldPrefetch(entry), false);
     assert.equal(cache.shouldPrefetch(entry), false, "popular but far from expiry");
@@ -185,8 +185,8 @@ describe("packet cache", () => {
       cache.insert(query(name), reply(name, { rcode: "NXDOMAIN", authorities: [soa(30, 30)] }));
     }
     assert.equal(cache.invalidateNames(["svc1.ns.svc.cluster.local."]), 2);
-    assert.ok(cache.lookup(query("svc2.ns.svc.cluster.local")));
+    assert.notEqual(cache.lookup(query("svc2.ns.svc.cluster.local")), MISS);
     assert.equal(cache.invalidateVolatile(), 1);
-    assert.equal(cache.lookup(query("svc2.ns.svc.cluster.local")), undefined);
+    assert.equal(cache.lookup(query("svc2.ns.svc.cluster.local")), MISS);
   });
 });

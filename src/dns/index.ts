@@ -4,3 +4,4 @@ export * from "./names.ts";
 export * from "./query.ts";
 export * from "./records.ts";
 export * from "./reply.ts";
+export * from "./truncate.ts";

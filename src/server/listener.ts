@@ -75,6 +75,9 @@ export class Listener {
         if (this.detached) this.queueReply(reply, query.remotePort, query.remoteAddress);
         else this.udp?.send(reply, query.remotePort, query.remoteAddress);
       },
+      // A detached socket queues replies in the outbox; otherwise libuv's queue (sends that could
+      // not go out at once).
+      sendsQueued: () => (this.detached ? 1 : (this.udp?.getSendQueueCount() ?? 0)),
     };
     this.tcpTransport = {
       proto: "tcp",
@@ -88,6 +91,7 @@ export class Listener {
         reply.copy(framed, 2);
         socket.write(framed);
       },
+      sendsQueued: () => 0, // the reply was copied into its frame
     };
   }
 

@@ -9,6 +9,11 @@ export interface Transport {
   /** The listener's `server` metric label (dns://ADDR:PORT); "" for internal queries. */
   readonly server: string;
   send(query: Query, reply: Buffer): void;
+  /**
+   * Sends still queued after send() returned (they hold their buffers). A transport without it is
+   * assumed to keep the reply, so reusable reply memory is never handed to it twice.
+   */
+  sendsQueued?(): number;
 }
 
 /** Receives the finished reply, e.g. for metrics and query logs. */
