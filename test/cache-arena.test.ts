@@ -45,7 +45,7 @@ function query(
             },
           ]
         : [],
-  } as packet.Packet);
+  });
   assert.equal(parseQuery(buf, view), 0);
   return view;
 }

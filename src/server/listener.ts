@@ -54,6 +54,8 @@ export class Listener {
   private detached = false;
   private flushing = false;
   private readonly outbox: { reply: Buffer; port: number; address: string }[] = [];
+  /** A UDP query object answered from the cache and free for the next datagram. */
+  private spareQuery: Query | null = null;
 
   constructor(options: ListenerOptions, router: Router) {
     this.host = options.host;
@@ -102,9 +104,17 @@ export class Listener {
       lookup: literalLookup,
     });
     udp.on("message", (packet, rinfo) => {
-      const query = new Query(this.udpTransport, rinfo.address, rinfo.port, this.family);
+      let query = this.spareQuery;
+      if (query === null) query = new Query(this.udpTransport, rinfo.address, rinfo.port, this.family);
+      else {
+        this.spareQuery = null;
+        query.reuse(rinfo.address, rinfo.port);
+      }
       this.started();
       dispatch(query, packet, this.router, this.hooks);
+      // A cache hit is answered before dispatch returns and nothing keeps it: the next datagram
+      // reuses the object, so a hit allocates no query of ours.
+      if (query.answered && query.plugin === "cache" && query.interceptor === null) this.spareQuery = query;
     });
     udp.on("error", () => {}); // per-send errors (e.g. ICMP unreachable) must not crash the daemon
     await new Promise<void>((resolve, reject) => {

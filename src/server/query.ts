@@ -56,6 +56,22 @@ export class Query extends QueryView {
     this.family = family;
   }
 
+  /** Make a finished query new again for another datagram (parseQuery refills the view). */
+  reuse(remoteAddress: string, remotePort: number): void {
+    this.remoteAddress = remoteAddress;
+    this.remotePort = remotePort;
+    this.limit = 65535;
+    this.startedAt = 0;
+    this.plugin = "";
+    this.interceptor = null;
+    this.observer = null;
+    this.zoneMetrics = null;
+    this.connection = null;
+    this.answered = false;
+    this.noStore = false;
+    this.clientReady = false;
+  }
+
   /** Send a finished, client-ready reply; later calls are ignored (exactly one answer). */
   sendFinal(reply: Buffer): void {
     if (this.answered) return;
