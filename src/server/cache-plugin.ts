@@ -166,14 +166,21 @@ export class CachePlugin implements Handler {
   }
 
   /**
-   * Answer from an entry through the cache's reusable reply memory; if the transport still holds
-   * the reply after sending (a queued send), that memory is given up and new memory used next time.
+   * Answer from an entry through the cache's reusable reply memory. A socket that already queues
+   * its sends gets a copy of its own (the reply would wait there); if a send queues after all, the
+   * reusable memory is given up and new memory used from then on.
    */
   private answer(query: Query, entry: number, authoritative: boolean): void {
+    const transport = query.transport;
+    const queuedBefore = transport.sendsQueued?.() ?? 1;
     const reply = this.cache.render(entry, query, query.limit);
     if (!authoritative) reply[2]! &= ~(FLAG_AA >> 8);
+    if (queuedBefore !== 0) {
+      query.sendFinal(Buffer.from(reply));
+      return;
+    }
     query.sendFinal(reply);
-    if (query.transport.sendsQueued?.() !== 0) this.cache.retireReplyBuffer();
+    if (transport.sendsQueued?.() !== 0) this.cache.retireReplyBuffer();
   }
 
   private applies(query: Query): boolean {
