@@ -8,6 +8,7 @@ import { LRUCache } from "lru-cache";
 import { MISS, PacketCache } from "../src/cache/index.ts";
 import type { CacheConfig } from "../src/config/types.ts";
 import { parseQuery, QueryView } from "../src/dns/index.ts";
+import { cycle, zipf } from "./workloads.ts";
 
 const argv = process.argv.slice(2);
 const queries = argv.includes("--queries") ? Number(argv[argv.indexOf("--queries") + 1]) : 1_000_000;
@@ -48,34 +49,6 @@ function replyFor(i: number): Buffer {
       { name: name(i), type: "A", ttl: 3600, data: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` },
     ],
   });
-}
-
-function* cycle(names: number, count: number): Generator<number> {
-  for (let k = 0; k < count; k++) yield k % names;
-}
-
-function* zipf(n: number, s: number, count: number): Generator<number> {
-  const cdf = new Float64Array(n);
-  let sum = 0;
-  for (let i = 0; i < n; i++) {
-    sum += 1 / (i + 1) ** s;
-    cdf[i] = sum;
-  }
-  let x = 0x9e3779b9;
-  for (let k = 0; k < count; k++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    const r = ((x >>> 0) / 0x100000000) * sum;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid]! < r) lo = mid + 1;
-      else hi = mid;
-    }
-    yield lo;
-  }
 }
 
 /** Hit ratio (%) over the sequence after the first `warm` queries. */

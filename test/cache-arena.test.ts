@@ -4,24 +4,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as packet from "dns-packet";
+import { cycle, zipf } from "../bench/workloads.ts";
 import { LARGE_SLOT_BYTES, LARGE_SLOT_SHARE, MISS, PacketCache, SLOT_BYTES } from "../src/cache/index.ts";
-import type { CacheConfig } from "../src/config/types.ts";
 import { parseQuery, QueryView } from "../src/dns/index.ts";
+import { cacheConfig as config } from "./support/cache-config.ts";
 import { decodePacket, encodePacket, type LooseRecord } from "./support/loose-packet.ts";
-
-function config(overrides: Partial<CacheConfig> = {}): CacheConfig {
-  return {
-    zones: [],
-    success: { capacity: 100, maxTtl: 3600, minTtl: 5 },
-    denial: { capacity: 100, maxTtl: 1800, minTtl: 5 },
-    servfailTtl: 5,
-    prefetch: null,
-    serveStale: null,
-    keepTtl: false,
-    line: 1,
-    ...overrides,
-  };
-}
 
 function query(
   name: string,
@@ -106,31 +93,6 @@ function hitRatio(cache: PacketCache, names: Iterable<number>, warm: number): nu
   return (100 * hits) / total;
 }
 
-/** A reproducible Zipf(s) sampler over `n` ranks. */
-function* zipf(n: number, s: number, count: number): Generator<number> {
-  const cdf = new Float64Array(n);
-  let sum = 0;
-  for (let i = 0; i < n; i++) {
-    sum += 1 / (i + 1) ** s;
-    cdf[i] = sum;
-  }
-  let x = 0x9e3779b9;
-  for (let k = 0; k < count; k++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    const r = ((x >>> 0) / 0x100000000) * sum;
-    let lo = 0;
-    let hi = n - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (cdf[mid]! < r) lo = mid + 1;
-      else hi = mid;
-    }
-    yield lo;
-  }
-}
-
 /** Plain LRU's hit ratio over the same sequence, for comparison. */
 function lruRatio(capacity: number, names: Iterable<number>, warm: number): number {
   const lru = new Map<number, true>();
@@ -170,11 +132,8 @@ describe("cache arena", () => {
     const capacity = 2496; // the default 9,984 and 10,000 names, scaled by 1/4
     const names = 2500;
     const cache = new PacketCache(config({ success: { capacity, maxTtl: 3600, minTtl: 5 } }), () => 0);
-    const cycle = function* () {
-      for (let round = 0; round < 12; round++) for (let i = 0; i < names; i++) yield i;
-    };
-    const ours = hitRatio(cache, cycle(), 2 * names);
-    const lru = lruRatio(capacity, cycle(), 2 * names);
+    const ours = hitRatio(cache, cycle(names, 12 * names), 2 * names);
+    const lru = lruRatio(capacity, cycle(names, 12 * names), 2 * names);
     assert.ok(ours >= 95, `hit ratio ${ours.toFixed(1)} %`);
     assert.ok(lru < 5, `LRU ${lru.toFixed(1)} %`);
   });

@@ -2,23 +2,9 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as packet from "dns-packet";
 import { MISS, PacketCache } from "../src/cache/index.ts";
-import type { CacheConfig } from "../src/config/types.ts";
 import { parseQuery, QueryView } from "../src/dns/index.ts";
+import { cacheConfig as config } from "./support/cache-config.ts";
 import { decodePacket, encodePacket, type LooseRecord } from "./support/loose-packet.ts";
-
-function config(overrides: Partial<CacheConfig> = {}): CacheConfig {
-  return {
-    zones: [],
-    success: { capacity: 100, maxTtl: 3600, minTtl: 5 },
-    denial: { capacity: 100, maxTtl: 1800, minTtl: 5 },
-    servfailTtl: 5,
-    prefetch: null,
-    serveStale: null,
-    keepTtl: false,
-    line: 1,
-    ...overrides,
-  };
-}
 
 function query(name: string, id = 1): QueryView {
   const view = new QueryView();

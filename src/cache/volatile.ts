@@ -42,7 +42,14 @@ export class VolatileNames {
   /** The tracked entries whose name is one of `names` or below one of them. */
   under(names: readonly string[]): number[] {
     if (this.count === 0) return [];
-    const wires = names.map((name) => nameToWire(name));
+    const wires: Buffer[] = [];
+    for (const name of names) {
+      try {
+        wires.push(nameToWire(name));
+      } catch {
+        // not a valid DNS name: nothing can be cached under it
+      }
+    }
     const out: number[] = [];
     for (let i = 0; i < this.count; i++) {
       const handle = this.list[i]!;
