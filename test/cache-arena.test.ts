@@ -6,6 +6,7 @@ import { describe, test } from "node:test";
 import * as packet from "dns-packet";
 import { cycle, zipf } from "../bench/workloads.ts";
 import { LARGE_SLOT_BYTES, LARGE_SLOT_SHARE, MISS, PacketCache, SLOT_BYTES } from "../src/cache/index.ts";
+import { KeyIndex } from "../src/cache/key-index.ts";
 import { parseQuery, QueryView } from "../src/dns/index.ts";
 import { cacheConfig as config } from "./support/cache-config.ts";
 import { decodePacket, encodePacket, type LooseRecord } from "./support/loose-packet.ts";
@@ -322,5 +323,30 @@ describe("cache arena", () => {
     assert.equal(cache.flushUnder("example.com"), 2);
     assert.equal(cache.lookup(query("www.example.com")), MISS);
     assert.equal(cache.size("denial"), 1);
+  });
+
+  test("the key index agrees with a Map through random inserts and deletes (backward-shift deletion)", () => {
+    const index = new KeyIndex(64);
+    const model = new Map<number, number>();
+    let x = 12345;
+    const rand = () => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return x >>> 0;
+    };
+    // Few distinct keys with full 53-bit spread: long probe runs and many wrap-arounds.
+    const keys = Array.from({ length: 100 }, () => (rand() % 0x200000) * 0x100000000 + rand());
+    for (let step = 0; step < 20_000; step++) {
+      const key = keys[rand() % keys.length]!;
+      if (rand() % 3 === 0 || model.size >= 120) {
+        index.delete(key, model.get(key) ?? -2);
+        model.delete(key);
+      } else {
+        index.set(key, step);
+        model.set(key, step);
+      }
+      if (step % 97 === 0) for (const k of keys) assert.equal(index.get(k), model.get(k) ?? -1);
+    }
   });
 });
