@@ -91,6 +91,8 @@ export interface PerfRun {
   outstanding?: number;
   /** CPU list for dnsperf (taskset), when given. */
   cpu?: string;
+  /** dnsperf -Q: at most this many queries per second. */
+  maxQps?: number;
 }
 
 export function dnsperf(run: PerfRun): Promise<{ sent: number; completed: number; seconds: number }> {
@@ -111,6 +113,7 @@ export function dnsperf(run: PerfRun): Promise<{ sent: number; completed: number
     String(run.outstanding ?? 100),
     "-t",
     "2",
+    ...(run.maxQps === undefined ? [] : ["-Q", String(run.maxQps)]),
   ];
   const [cmd, argv] =
     run.cpu === undefined ? ["dnsperf", args] : ["taskset", ["-c", run.cpu, "dnsperf", ...args]];
