@@ -1,24 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import * as packet from "dns-packet";
-import { PacketCache } from "../src/cache/index.ts";
-import type { CacheConfig } from "../src/config/types.ts";
+import { MISS, PacketCache } from "../src/cache/index.ts";
 import { parseQuery, QueryView } from "../src/dns/index.ts";
+import { cacheConfig as config } from "./support/cache-config.ts";
 import { decodePacket, encodePacket, type LooseRecord } from "./support/loose-packet.ts";
-
-function config(overrides: Partial<CacheConfig> = {}): CacheConfig {
-  return {
-    zones: [],
-    success: { capacity: 100, maxTtl: 3600, minTtl: 5 },
-    denial: { capacity: 100, maxTtl: 1800, minTtl: 5 },
-    servfailTtl: 5,
-    prefetch: null,
-    serveStale: null,
-    keepTtl: false,
-    line: 1,
-    ...overrides,
-  };
-}
 
 function query(name: string, id = 1): QueryView {
   const view = new QueryView();
@@ -79,14 +65,14 @@ describe("packet cache", () => {
       }),
     );
     now += 10_500;
-    const hit = cache.lookup(query("WWW.EXAMPLE.COM", 77))!;
-    assert.ok(hit);
+    const hit = cache.lookup(query("WWW.EXAMPLE.COM", 77));
+    assert.notEqual(hit, MISS);
     const out = decodePacket(cache.render(hit, query("WWW.EXAMPLE.COM", 77), 512));
     assert.equal(out.id, 77);
     assert.equal(out.answers![0]!.ttl, 50);
     assert.equal(out.flag_aa, true);
     now += 50_000;
-    assert.equal(cache.lookup(q), undefined);
+    assert.equal(cache.lookup(q), MISS);
   });
 
   test("success TTL is clamped to the configured maximum and minimum", () => {
@@ -99,13 +85,13 @@ describe("packet cache", () => {
         answers: [{ name: "a.example.com", type: "A", ttl: 3600, data: "192.0.2.1" }],
       }),
     );
-    assert.equal(cache.lookup(q)!.lifetime, 30);
+    assert.equal(cache.lifetimeOf(cache.lookup(q)), 30);
     const q2 = query("b.example.com");
     cache.insert(
       q2,
       reply("b.example.com", { answers: [{ name: "b.example.com", type: "A", ttl: 1, data: "192.0.2.1" }] }),
     );
-    assert.equal(cache.lookup(q2)!.lifetime, 5);
+    assert.equal(cache.lifetimeOf(cache.lookup(q2)), 5);
     now += 1;
   });
 
@@ -113,18 +99,18 @@ describe("packet cache", () => {
     const cache = new PacketCache(config(), () => 0);
     const q = query("nx.example.com");
     cache.insert(q, reply("nx.example.com", { rcode: "NXDOMAIN", authorities: [soa(300, 60)] }));
-    assert.equal(cache.lookup(q)!.lifetime, 60);
-    assert.equal(cache.lookup(q)!.kind, "denial");
+    assert.equal(cache.lifetimeOf(cache.lookup(q)), 60);
+    assert.equal(cache.kindOf(cache.lookup(q)), "denial");
     const capped = new PacketCache(config({ denial: { capacity: 10, maxTtl: 20, minTtl: 5 } }), () => 0);
     capped.insert(q, reply("nx.example.com", { rcode: "NXDOMAIN", authorities: [soa(300, 600)] }));
-    assert.equal(capped.lookup(q)!.lifetime, 20);
+    assert.equal(capped.lifetimeOf(capped.lookup(q)), 20);
   });
 
   test("SERVFAIL is cached briefly; REFUSED, TC=1 and NXDOMAIN without SOA are not", () => {
     const cache = new PacketCache(config(), () => 0);
     const q = query("x.example.com");
-    assert.equal(cache.insert(q, reply("x.example.com", { rcode: "SERVFAIL" }))!.cached, true);
-    assert.equal(cache.lookup(q)!.lifetime, 5);
+    assert.notEqual(cache.insert(q, reply("x.example.com", { rcode: "SERVFAIL" }))!.handle, MISS);
+    assert.equal(cache.lifetimeOf(cache.lookup(q)), 5);
     for (const r of [
       reply("y.example.com", { rcode: "REFUSED" }),
       reply("y.example.com", { rcode: "NXDOMAIN" }),
@@ -133,9 +119,9 @@ describe("packet cache", () => {
         answers: [{ name: "y.example.com", type: "A", ttl: 60, data: "192.0.2.1" }],
       }),
     ]) {
-      assert.equal(cache.insert(query("y.example.com"), r)!.cached, false);
+      assert.equal(cache.insert(query("y.example.com"), r)!.handle, MISS);
     }
-    assert.equal(cache.lookup(query("y.example.com")), undefined);
+    assert.equal(cache.lookup(query("y.example.com")), MISS);
   });
 
   test("serve_stale keeps expired entries servable for its duration", () => {
@@ -147,11 +133,11 @@ describe("packet cache", () => {
       reply("s.example.com", { answers: [{ name: "s.example.com", type: "A", ttl: 10, data: "192.0.2.1" }] }),
     );
     now = 30_000;
-    const entry = cache.lookup(q)!;
+    const entry = cache.lookup(q);
     assert.ok(cache.isStale(entry));
     assert.equal(decodePacket(cache.render(entry, q, 512)).answers![0]!.ttl, 0);
     now = 71_000;
-    assert.equal(cache.lookup(q), undefined);
+    assert.equal(cache.lookup(q), MISS);
   });
 
   test("prefetch triggers for popular entries near expiry", () => {
@@ -167,7 +153,7 @@ describe("packet cache", () => {
         answers: [{ name: "p.example.com", type: "A", ttl: 100, data: "192.0.2.1" }],
       }),
     );
-    const entry = cache.lookup(q)!;
+    const entry = cache.lookup(q);
     assert.equal(cache.shouldPrefetch(entry), false);
     assert.equal(cache.shouldPrefetch(entry), false);
     assert.equal(cache.shouldPrefetch(entry), false, "popular but far from expiry");
@@ -185,9 +171,9 @@ describe("packet cache", () => {
       cache.insert(query(name), reply(name, { rcode: "NXDOMAIN", authorities: [soa(30, 30)] }));
     }
     assert.equal(cache.invalidateNames(["svc1.ns.svc.cluster.local."]), 2);
-    assert.ok(cache.lookup(query("svc2.ns.svc.cluster.local")));
+    assert.notEqual(cache.lookup(query("svc2.ns.svc.cluster.local")), MISS);
     assert.equal(cache.invalidateVolatile(), 1);
-    assert.equal(cache.lookup(query("svc2.ns.svc.cluster.local")), undefined);
+    assert.equal(cache.lookup(query("svc2.ns.svc.cluster.local")), MISS);
   });
 
   test("introspection: entriesUnder, lookupInfo and flushUnder, by name and below", () => {
@@ -202,7 +188,7 @@ describe("packet cache", () => {
       query("gone.example.com"),
       reply("gone.example.com", { rcode: "NXDOMAIN", authorities: [soa(30, 30)] }),
     );
-    cache.served(cache.lookup(query("www.example.com"))!);
+    assert.notEqual(cache.lookup(query("www.example.com")), MISS); // one hit
     now += 20_400;
     assert.deepEqual(cache.entriesUnder("WWW.example.com."), [
       {
@@ -240,21 +226,22 @@ describe("packet cache", () => {
     assert.equal(cache.lookupInfo("www.example.com", 28), null, "another type");
     assert.equal(cache.lookupInfo("www.example.com", 1, true), null, "DO is part of the key");
     assert.equal(cache.flushUnder("www.example.com"), 2);
-    assert.equal(cache.lookup(query("www.example.com")), undefined);
-    assert.ok(cache.lookup(query("wwwexample.com")));
+    assert.equal(cache.lookup(query("www.example.com")), MISS);
+    assert.notEqual(cache.lookup(query("wwwexample.com")), MISS);
     now += 200_000;
     assert.deepEqual(cache.entriesUnder("."), [], "past serve_stale: gone");
   });
 
-  test("lookupInfo has no side effect: no hit counted, recency untouched", () => {
+  test("lookupInfo and entriesUnder have no side effect: no hit counted", () => {
     const cache = new PacketCache(config({ success: { capacity: 2, maxTtl: 3600, minTtl: 5 } }), () => 0);
     const a = (name: string) => reply(name, { answers: [{ name, type: "A", ttl: 60, data: "192.0.2.1" }] });
     cache.insert(query("old.example.com"), a("old.example.com"));
-    cache.insert(query("new.example.com"), a("new.example.com"));
-    assert.equal(cache.lookupInfo("old.example.com", 1)!.hits, 0);
-    assert.equal(cache.entriesUnder("old.example.com")[0]!.hits, 0);
-    cache.insert(query("third.example.com"), a("third.example.com"));
-    assert.equal(cache.lookupInfo("old.example.com", 1), null, "the least recently used went first");
-    assert.ok(cache.lookupInfo("new.example.com", 1));
+    for (let i = 0; i < 5; i++) {
+      assert.equal(cache.lookupInfo("old.example.com", 1)!.hits, 0);
+      assert.equal(cache.entriesUnder("old.example.com")[0]!.hits, 0);
+    }
+    assert.notEqual(cache.lookup(query("old.example.com")), MISS);
+    assert.equal(cache.lookupInfo("old.example.com", 1)!.hits, 1);
+    assert.equal(cache.lookupInfo("not a name..", 1), null, "not a name: nothing cached");
   });
 });

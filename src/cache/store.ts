@@ -1,50 +1,49 @@
-// The packet cache: two LRU stores (success, denial) of wire replies keyed by the query hash.
+// The packet cache: a success and a denial arena of wire replies, one typed-array index from the
+// 53-bit query key to an entry handle (slot * 2 + store). Entries are not JS objects; a hit renders
+// into reusable memory.
 
-import { LRUCache } from "lru-cache";
 import type { Now } from "../clock/index.ts";
 import type { CacheConfig } from "../config/types.ts";
 import {
+  equalsIgnoreCase,
+  HEADER_LENGTH,
   type QueryView,
-  type ReplyScan,
-  renderStored,
+  qnameEndOf,
+  renderInto,
   type StoredReply,
-  sameQuestion,
   scanReply,
   toStored,
 } from "../dns/index.ts";
+import { Arena, FLAG_CD, FLAG_DO, FLAG_REFRESHING, FLAG_USED, storedBytes } from "./arena.ts";
 import { placeReply, type StoreKind } from "./classify.ts";
-import { type CacheEntryInfo, canonicalName, describe, isUnder, ownerOf, probeQuery } from "./introspect.ts";
-import { NameIndex } from "./name-index.ts";
+import { KeyIndex } from "./key-index.ts";
+import { ReplyBuffer } from "./reply-buffer.ts";
+import { VolatileNames } from "./volatile.ts";
 
-export interface CacheEntry extends StoredReply {
-  kind: StoreKind;
-  rcode: number;
-  dnssecOk: boolean;
-  checkingDisabled: boolean;
-  storedAt: number;
-  /** When the TTL runs out (ms). */
-  expiresAt: number;
-  /** Until when it may still be served stale (ms); equals expiresAt without serve_stale. */
-  staleUntil: number;
-  /** The entry's lifetime in seconds, for prefetch's percentage rule. */
-  lifetime: number;
-  /** Hits in the current prefetch window. */
-  hits: number;
-  /** Times this entry answered a client (introspection only). */
-  served: number;
-  windowStart: number;
-  refreshing: boolean;
-}
+/** No entry. */
+export const MISS = -1;
+
+const KINDS: readonly StoreKind[] = ["success", "denial"];
 
 export interface CacheObserver {
   evicted(kind: StoreKind): void;
 }
 
-export class PacketCache {
+export interface InsertResult {
+  /** The entry's handle, or MISS when the reply was not stored. */
+  handle: number;
+  /** The reply to answer from when it was not stored. */
+  uncached: StoredReply | null;
+}
+
+export class CacheCore {
   readonly config: CacheConfig;
-  private readonly now: Now;
-  private readonly stores: Record<StoreKind, LRUCache<number, CacheEntry>>;
-  private readonly volatile: NameIndex | null;
+  protected readonly now: Now;
+  protected readonly index: KeyIndex;
+  /** Index 0: success, 1: denial (a handle's low bit). */
+  protected readonly arenas: readonly [Arena, Arena];
+  protected readonly volatile: VolatileNames | null;
+  private readonly replyBuffer = new ReplyBuffer();
 
   constructor(
     config: CacheConfig,
@@ -53,99 +52,190 @@ export class PacketCache {
     volatileZones: readonly string[] = [],
   ) {
     this.config = config;
-    this.volatile = volatileZones.length > 0 ? new NameIndex(volatileZones) : null;
     this.now = now;
-    const make = (kind: StoreKind, max: number) =>
-      new LRUCache<number, CacheEntry>({
-        max,
-        dispose: (_value, _key, reason) => {
-          if (reason === "evict") observer?.evicted(kind);
-        },
+    this.index = new KeyIndex(config.success.capacity + config.denial.capacity);
+    const arena = (store: 0 | 1, capacity: number) =>
+      new Arena(capacity, (slot) => {
+        this.forget(slot * 2 + store);
+        observer?.evicted(KINDS[store]!);
       });
-    this.stores = {
-      success: make("success", config.success.capacity),
-      denial: make("denial", config.denial.capacity),
-    };
+    this.arenas = [arena(0, config.success.capacity), arena(1, config.denial.capacity)];
+    this.volatile = volatileZones.length > 0 ? new VolatileNames(volatileZones, this.arenas) : null;
   }
 
-  /** The entry for this query if one is stored and still servable (fresh or within serve_stale). */
-  lookup(view: QueryView): CacheEntry | undefined {
-    const key = view.key;
-    const entry = this.stores.success.get(key) ?? this.stores.denial.get(key);
-    if (entry === undefined) return undefined;
-    if (
-      entry.dnssecOk !== view.dnssecOk ||
-      entry.checkingDisabled !== view.checkingDisabled ||
-      !sameQuestion(view, entry.wire, entry.questionEnd)
-    ) {
-      return undefined; // a hash collision: treat as a miss, the insert will replace it
+  /** The entry this query would be served from now (fresh or within serve_stale), or MISS; no side effects. */
+  peek(view: QueryView): number {
+    const handle = this.index.get(view.key);
+    if (handle === MISS) return MISS;
+    const arena = this.arenas[handle & 1];
+    const slot = handle >> 1;
+    if (!this.sameQuery(arena, slot, view)) return MISS; // a hash collision: the insert will replace it
+    if (this.now() >= arena.staleUntil[slot]!) return MISS;
+    return handle;
+  }
+
+  /** Like peek, for a query being answered: counts the hit and drops an entry past its serving life. */
+  lookup(view: QueryView): number {
+    const handle = this.index.get(view.key);
+    if (handle === MISS) return MISS;
+    const arena = this.arenas[handle & 1];
+    const slot = handle >> 1;
+    if (!this.sameQuery(arena, slot, view)) return MISS;
+    if (this.now() >= arena.staleUntil[slot]!) {
+      this.drop(handle);
+      return MISS;
     }
-    if (this.now() >= entry.staleUntil) {
-      this.stores[entry.kind].delete(key);
-      return undefined;
-    }
-    return entry;
+    arena.touch(slot);
+    return handle;
   }
 
   /**
-   * Store an upstream reply for `view`'s question. Returns the entry (also when the reply is not
-   * cacheable, as an unstored entry) so waiters can be answered from it; null if it is malformed.
+   * Store an upstream reply for `view`'s question (unless `store` is false or the reply is not
+   * cacheable). Null when the reply is malformed.
    */
-  insert(view: QueryView, reply: Buffer, store = true): { entry: CacheEntry; cached: boolean } | null {
+  insert(view: QueryView, reply: Buffer, store = true): InsertResult | null {
     const scan = scanReply(reply);
     if (scan === null) return null;
-    const stored = toStored(reply, scan);
-    if (stored === null) return null;
+    if (scan.optOffset >= 0 && scan.optOffset + scan.optLength !== reply.length) return null;
     const placement = store ? placeReply(reply, scan, this.config) : null;
+    const wireLength = scan.optOffset >= 0 ? scan.optOffset : reply.length;
+    const ttlCount = scan.ttlOffsets.length;
+    const bytes = storedBytes(wireLength, ttlCount);
+    const arena = placement === null ? null : this.arenas[placement.kind === "success" ? 0 : 1];
+    if (placement === null || arena === null || !arena.fits(bytes)) {
+      const uncached = toStored(reply, scan);
+      return uncached === null ? null : { handle: MISS, uncached };
+    }
+    const previous = this.index.get(view.key);
+    if (previous !== MISS) this.drop(previous);
     const now = this.now();
-    const entry = this.entryFrom(view, stored, scan, placement?.kind ?? "success", placement?.ttl ?? 0, now);
-    if (placement === null) return { entry, cached: false };
-    const other = placement.kind === "success" ? "denial" : "success";
-    this.stores[other].delete(view.key);
-    this.stores[placement.kind].set(view.key, entry);
-    if (this.volatile !== null) this.volatile.track(view, entry);
-    return { entry, cached: true };
+    const slot = arena.allocate(bytes, now);
+    const handle = slot * 2 + (arena === this.arenas[0] ? 0 : 1);
+    const buf = arena.bytesOf(slot);
+    const start = arena.startOf(slot);
+    reply.copy(buf, start, 0, wireLength);
+    if (scan.optOffset >= 0) buf.writeUInt16BE(scan.arcount - 1, start + 10);
+    const keepTtl = this.config.keepTtl;
+    for (let i = 0; i < ttlCount; i++) {
+      const at = scan.ttlOffsets[i]!;
+      buf.writeUInt16BE(at, start + wireLength + 2 * i);
+      // CoreDNS: every record shows the entry's TTL; keepttl keeps each record's own.
+      const original = buf.readUInt32BE(start + at);
+      buf.writeUInt32BE(keepTtl ? (original > 0x7fffffff ? 0 : original) : placement.ttl, start + at);
+    }
+    const expiresAt = now + placement.ttl * 1000;
+    const stale = this.config.serveStale;
+    arena.keys[slot] = view.key;
+    arena.storedAt[slot] = now;
+    arena.expiresAt[slot] = expiresAt;
+    arena.staleUntil[slot] = stale === null ? expiresAt : expiresAt + stale.durationSec * 1000;
+    arena.windowStart[slot] = now;
+    arena.lifetime[slot] = placement.ttl;
+    arena.hits[slot] = 0;
+    arena.windowHits[slot] = 0;
+    arena.frequency[slot] = 0;
+    arena.rcode[slot] = scan.rcode;
+    arena.flags[slot] = FLAG_USED | (view.dnssecOk ? FLAG_DO : 0) | (view.checkingDisabled ? FLAG_CD : 0);
+    arena.wireLength[slot] = wireLength;
+    arena.questionEnd[slot] = scan.questionEnd;
+    arena.qnameEnd[slot] = qnameEndOf(reply, scan.questionEnd);
+    arena.ttlCount[slot] = ttlCount;
+    this.index.set(view.key, handle);
+    this.volatile?.track(handle);
+    return { handle, uncached: null };
   }
 
-  /** The reply for this query from an entry: ID, spelling and TTLs patched; TTL 0 when stale. */
-  render(entry: CacheEntry, view: QueryView, limit: number): Buffer {
-    const elapsed = this.config.keepTtl ? 0 : Math.floor((this.now() - entry.storedAt) / 1000);
-    return renderStored(entry, view, elapsed, true, limit);
+  /**
+   * The reply for this query from an entry, in reusable memory: valid until the next render, and
+   * to be given up with retireReplyBuffer() if a socket keeps it past the send call. ID, spelling
+   * and TTLs patched; TTL 0 when stale; cut to `limit`.
+   */
+  render(handle: number, view: QueryView, limit: number): Buffer {
+    const arena = this.arenas[handle & 1];
+    const slot = handle >> 1;
+    const elapsed = this.config.keepTtl ? 0 : Math.floor((this.now() - arena.storedAt[slot]!) / 1000);
+    const src = arena.bytesOf(slot);
+    const start = arena.startOf(slot);
+    const wireLength = arena.wireLength[slot]!;
+    const length = renderInto(
+      this.replyBuffer.memory,
+      src,
+      start,
+      wireLength,
+      src,
+      start + wireLength,
+      arena.ttlCount[slot]!,
+      view,
+      elapsed,
+      true,
+      limit,
+    );
+    return this.replyBuffer.viewOf(length);
+  }
+
+  /** The last rendered reply is still referenced (a queued send): render into new memory from now on. */
+  retireReplyBuffer(): void {
+    this.replyBuffer.retire();
   }
 
   /** Whether an entry is past its TTL (only servable under serve_stale). */
-  isStale(entry: CacheEntry): boolean {
-    return this.now() >= entry.expiresAt;
+  isStale(handle: number): boolean {
+    return this.now() >= this.arenas[handle & 1].expiresAt[handle >> 1]!;
   }
 
-  /** Count a hit; true when prefetch should refresh this entry now (CoreDNS's rule). */
-  shouldPrefetch(entry: CacheEntry): boolean {
+  kindOf(handle: number): StoreKind {
+    return KINDS[handle & 1]!;
+  }
+
+  /** The entry's lifetime in seconds. */
+  lifetimeOf(handle: number): number {
+    return this.arenas[handle & 1].lifetime[handle >> 1]!;
+  }
+
+  /** Whether `handle` still holds the entry for `key` (a flight's entry may have been replaced). */
+  holds(handle: number, key: number): boolean {
+    const arena = this.arenas[handle & 1];
+    const slot = handle >> 1;
+    return arena.isUsed(slot) && arena.keys[slot] === key;
+  }
+
+  isRefreshing(handle: number): boolean {
+    return (this.arenas[handle & 1].flags[handle >> 1]! & FLAG_REFRESHING) !== 0;
+  }
+
+  setRefreshing(handle: number, refreshing: boolean): void {
+    const flags = this.arenas[handle & 1].flags;
+    const slot = handle >> 1;
+    flags[slot] = refreshing ? flags[slot]! | FLAG_REFRESHING : flags[slot]! & ~FLAG_REFRESHING;
+  }
+
+  /** Count a hit in the prefetch window; true when prefetch should refresh this entry now (CoreDNS's rule). */
+  shouldPrefetch(handle: number): boolean {
     const prefetch = this.config.prefetch;
-    if (prefetch === null || entry.refreshing) return false;
+    if (prefetch === null || this.isRefreshing(handle)) return false;
+    const arena = this.arenas[handle & 1];
+    const slot = handle >> 1;
     const now = this.now();
-    if (now - entry.windowStart > prefetch.durationSec * 1000) {
-      entry.windowStart = now;
-      entry.hits = 0;
+    if (now - arena.windowStart[slot]! > prefetch.durationSec * 1000) {
+      arena.windowStart[slot] = now;
+      arena.windowHits[slot] = 0;
     }
-    entry.hits++;
-    if (entry.hits < prefetch.amount) return false;
-    const remaining = (entry.expiresAt - now) / 1000;
-    return remaining <= Math.ceil((prefetch.percentage / 100) * entry.lifetime);
+    const hits = ++arena.windowHits[slot]!;
+    if (hits < prefetch.amount) return false;
+    const remaining = (arena.expiresAt[slot]! - now) / 1000;
+    return remaining <= Math.ceil((prefetch.percentage / 100) * arena.lifetime[slot]!);
   }
 
   /**
    * Drop every entry for one of `names` or a name under it. Only entries inside the volatile zones
-   * (given at construction: the cluster zones) can be dropped this way; they are indexed by each
-   * of their ancestor names, so this costs what it drops, not the cache's size.
+   * (given at construction: the cluster zones) can be dropped this way; this costs the number of
+   * such entries, not the cache's size.
    */
   invalidateNames(names: readonly string[]): number {
     if (this.volatile === null) return 0;
-    let dropped = 0;
-    for (const key of this.volatile.take(names)) {
-      if (this.stores.success.delete(key)) dropped++;
-      if (this.stores.denial.delete(key)) dropped++;
-    }
-    return dropped;
+    const doomed = this.volatile.under(names);
+    for (const handle of doomed) this.drop(handle);
+    return doomed.length;
   }
 
   /** Drop every entry inside the volatile zones (e.g. once the cluster index is first synced). */
@@ -154,86 +244,47 @@ export class PacketCache {
     return this.invalidateNames(this.volatile.zoneNames);
   }
 
-  /** Count an entry's answer to a client (shown by entriesUnder/lookupInfo). */
-  served(entry: CacheEntry): void {
-    entry.served++;
-  }
-
-  /** Every live entry for `name` (presentation form, any case) and every name below it. */
-  entriesUnder(name: string): CacheEntryInfo[] {
-    const now = this.now();
-    const under = canonicalName(name);
-    const out: CacheEntryInfo[] = [];
-    for (const store of [this.stores.success, this.stores.denial]) {
-      for (const entry of store.values()) {
-        if (now < entry.staleUntil && isUnder(ownerOf(entry), under))
-          out.push(describe(entry, now, this.config.keepTtl));
-      }
-    }
-    return out.sort((a, b) => (a.name === b.name ? a.type - b.type : a.name < b.name ? -1 : 1));
-  }
-
-  /** Drop every entry for `name` and every name below it; how many were dropped. */
-  flushUnder(name: string): number {
-    const under = canonicalName(name);
-    let dropped = 0;
-    for (const store of [this.stores.success, this.stores.denial]) {
-      const keys: number[] = [];
-      for (const [key, entry] of store.entries()) if (isUnder(ownerOf(entry), under)) keys.push(key);
-      for (const key of keys) if (store.delete(key)) dropped++;
-    }
-    return dropped;
-  }
-
-  /**
-   * What a plain query (RD, no CD) for NAME/TYPE would get from the cache now, or null: no hit
-   * counted, no recency touched, nothing dropped.
-   */
-  lookupInfo(name: string, qtype: number, dnssecOk = false): CacheEntryInfo | null {
-    const view = probeQuery(name, qtype, dnssecOk);
-    if (view === null) return null;
-    const entry = this.stores.success.peek(view.key) ?? this.stores.denial.peek(view.key);
-    if (entry === undefined || entry.dnssecOk !== dnssecOk || entry.checkingDisabled) return null;
-    if (!sameQuestion(view, entry.wire, entry.questionEnd)) return null;
-    const now = this.now();
-    return now < entry.staleUntil ? describe(entry, now, this.config.keepTtl) : null;
-  }
-
   size(kind: StoreKind): number {
-    return this.stores[kind].size;
+    return this.arenas[kind === "success" ? 0 : 1].size;
   }
 
   clear(): void {
-    this.stores.success.clear();
-    this.stores.denial.clear();
+    this.index.clear();
     this.volatile?.clear();
+    for (const arena of this.arenas) arena.clear();
   }
 
-  private entryFrom(
-    view: QueryView,
-    stored: StoredReply,
-    scan: ReplyScan,
-    kind: StoreKind,
-    ttl: number,
-    now: number,
-  ): CacheEntry {
-    if (ttl > 0 && !this.config.keepTtl) stored.ttls.fill(ttl); // CoreDNS: every record shows the entry's TTL
-    const stale = this.config.serveStale;
-    const expiresAt = now + ttl * 1000;
-    return {
-      ...stored,
-      kind,
-      rcode: scan.rcode,
-      dnssecOk: view.dnssecOk,
-      checkingDisabled: view.checkingDisabled,
-      storedAt: now,
-      expiresAt,
-      staleUntil: stale === null ? expiresAt : expiresAt + stale.durationSec * 1000,
-      lifetime: ttl,
-      hits: 0,
-      served: 0,
-      windowStart: now,
-      refreshing: false,
-    };
+  /** Remove an entry: index, volatile list, arena. */
+  protected drop(handle: number): void {
+    this.forget(handle);
+    this.arenas[handle & 1].release(handle >> 1);
+  }
+
+  /** Take an entry out of the index and the volatile list (its slot is freed by the caller). */
+  private forget(handle: number): void {
+    const arena = this.arenas[handle & 1];
+    this.index.delete(arena.keys[handle >> 1]!, handle);
+    this.volatile?.untrack(handle);
+  }
+
+  /** The entry answers exactly this question: name (any case), type, class, DO and CD. */
+  private sameQuery(arena: Arena, slot: number, view: QueryView): boolean {
+    const flags = arena.flags[slot]!;
+    if (((flags & FLAG_DO) !== 0) !== view.dnssecOk || ((flags & FLAG_CD) !== 0) !== view.checkingDisabled)
+      return false;
+    const qnameEnd = arena.qnameEnd[slot]!;
+    if (qnameEnd !== view.qnameEnd) return false;
+    const buf = arena.bytesOf(slot);
+    const start = arena.startOf(slot);
+    const q = view.buf;
+    if (!equalsIgnoreCase(q, HEADER_LENGTH, buf, start + HEADER_LENGTH, qnameEnd - HEADER_LENGTH))
+      return false;
+    const at = start + qnameEnd;
+    return (
+      q[qnameEnd] === buf[at] &&
+      q[qnameEnd + 1] === buf[at + 1] &&
+      q[qnameEnd + 2] === buf[at + 2] &&
+      q[qnameEnd + 3] === buf[at + 3]
+    );
   }
 }

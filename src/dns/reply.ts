@@ -20,16 +20,16 @@ import type { ReplyScan } from "./records.ts";
 import { fitToLimit } from "./truncate.ts";
 
 /**
- * A reply kept as wire bytes (without OPT) with the offsets of its TTL fields. The lists are plain
- * arrays of exactly their length: a cache keeps these by the ten thousand, and two typed arrays
- * cost about 300 bytes per reply where two small arrays cost about 50.
+ * A reply kept as wire bytes without OPT, each TTL field holding the TTL to count down from, plus
+ * the offsets of those TTL fields as 16-bit big-endian numbers in `offsets` (where a cache arena
+ * keeps them right after the wire bytes).
  */
 export interface StoredReply {
   wire: Buffer;
   questionEnd: number;
   qnameEnd: number;
-  ttlOffsets: number[];
-  ttls: number[];
+  offsets: Buffer;
+  ttlCount: number;
 }
 
 /** Our OPT record (root owner, UDP size, version 0, DO as asked, no options) at `offset`. */
@@ -72,11 +72,57 @@ export function errorReply(view: QueryView, rcode: number, extraFlags = 0): Buff
   return out;
 }
 
+/** The most bytes renderInto writes for a stored reply of `wireLength` bytes. */
+export function renderedSize(wireLength: number, view: QueryView): number {
+  return wireLength + (view.hasOpt ? OPT_RECORD_LENGTH : 0);
+}
+
 /**
- * The hot path: copy a stored reply for this query. Writes the client's ID and question spelling,
- * RD/CD from the query, AA as given, each TTL counted down by `elapsedSec`, and our OPT when the
- * client sent one. Over `limit` (UDP), keeps the whole records that fit and sets TC (fitToLimit).
+ * The hot path: write the stored reply at src[start, start + length) into `out` for this query:
+ * the client's ID and question spelling, RD/CD from the query, AA as given, each TTL (at the
+ * offsets read from `offsets` at `offsetsAt`) counted down by `elapsedSec`, and our OPT when the
+ * client sent one; cut to `limit` by fitToLimit. `out` must hold renderedSize() bytes. Returns the
+ * length written. Allocates nothing.
  */
+export function renderInto(
+  out: Buffer,
+  src: Buffer,
+  start: number,
+  length: number,
+  offsets: Buffer,
+  offsetsAt: number,
+  ttlCount: number,
+  view: QueryView,
+  elapsedSec: number,
+  authoritative: boolean,
+  limit: number,
+): number {
+  src.copy(out, 0, start, start + length);
+  const q = view.buf;
+  const flags =
+    (((out[2]! << 8) | out[3]!) & ~(FLAG_RD | FLAG_CD | FLAG_AA | FLAG_TC)) |
+    (view.flags & (FLAG_RD | FLAG_CD)) |
+    (authoritative ? FLAG_AA : 0);
+  out[0] = q[0]!;
+  out[1] = q[1]!;
+  out[2] = flags >> 8;
+  out[3] = flags & 0xff;
+  q.copy(out, HEADER_LENGTH, HEADER_LENGTH, view.qnameEnd); // the client's 0x20 spelling
+  for (let i = 0; i < ttlCount; i++) {
+    const at = (offsets[offsetsAt + 2 * i]! << 8) | offsets[offsetsAt + 2 * i + 1]!;
+    const ttl = src.readUInt32BE(start + at) - elapsedSec;
+    out.writeUInt32BE(ttl > 0 ? ttl : 0, at);
+  }
+  let size = length;
+  if (view.hasOpt) {
+    writeOpt(out, length, view.dnssecOk);
+    out.writeUInt16BE(((out[10]! << 8) | out[11]!) + 1, 10);
+    size += OPT_RECORD_LENGTH;
+  }
+  return fitToLimit(out, size, limit);
+}
+
+/** renderInto a fresh buffer of the rendered length (replies that are not on the hit path). */
 export function renderStored(
   stored: StoredReply,
   view: QueryView,
@@ -85,55 +131,55 @@ export function renderStored(
   limit: number,
 ): Buffer {
   const wire = stored.wire;
-  const size = wire.length + (view.hasOpt ? OPT_RECORD_LENGTH : 0);
-  const flags =
-    (((wire[2]! << 8) | wire[3]!) & ~(FLAG_RD | FLAG_CD | FLAG_AA | FLAG_TC)) |
-    (view.flags & (FLAG_RD | FLAG_CD)) |
-    (authoritative ? FLAG_AA : 0);
-  const out = Buffer.allocUnsafe(size);
-  wire.copy(out, 0, 0, wire.length);
-  const q = view.buf;
-  out[0] = q[0]!;
-  out[1] = q[1]!;
-  out[2] = flags >> 8;
-  out[3] = flags & 0xff;
-  q.copy(out, HEADER_LENGTH, HEADER_LENGTH, view.qnameEnd); // the client's 0x20 spelling
-  const offsets = stored.ttlOffsets;
-  const ttls = stored.ttls;
-  for (let i = 0; i < offsets.length; i++) {
-    const ttl = ttls[i]! - elapsedSec;
-    out.writeUInt32BE(Math.max(ttl, 0), offsets[i]!);
-  }
-  if (view.hasOpt) {
-    writeOpt(out, wire.length, view.dnssecOk);
-    out.writeUInt16BE(((wire[10]! << 8) | wire[11]!) + 1, 10);
-  }
-  if (size <= limit) return out;
-  return out.subarray(0, fitToLimit(out, size, limit));
+  const out = Buffer.allocUnsafe(renderedSize(wire.length, view));
+  const length = renderInto(
+    out,
+    wire,
+    0,
+    wire.length,
+    stored.offsets,
+    0,
+    stored.ttlCount,
+    view,
+    elapsedSec,
+    authoritative,
+    limit,
+  );
+  return length === out.length ? out : out.subarray(0, length);
 }
 
 /**
- * Turn an upstream reply into a StoredReply: strip its OPT (we add our own per client). Returns
- * null when the OPT is not the last record (stripping would move compression targets).
+ * Turn an upstream reply into a StoredReply: strip its OPT (we add our own per client), and read
+ * each TTL as RFC 2181 does (the high bit means zero). Returns null when the OPT is not the last
+ * record (stripping would move compression targets).
  */
 export function toStored(reply: Buffer, scan: ReplyScan): StoredReply | null {
-  let wire = reply;
-  if (scan.optOffset >= 0) {
-    if (scan.optOffset + scan.optLength !== reply.length) return null;
-    wire = Buffer.allocUnsafe(scan.optOffset);
-    reply.copy(wire, 0, 0, scan.optOffset);
-    wire.writeUInt16BE(scan.arcount - 1, 10);
-  } else {
-    wire = Buffer.from(reply);
+  if (scan.optOffset >= 0 && scan.optOffset + scan.optLength !== reply.length) return null;
+  const length = scan.optOffset >= 0 ? scan.optOffset : reply.length;
+  const wire = Buffer.allocUnsafe(length);
+  reply.copy(wire, 0, 0, length);
+  if (scan.optOffset >= 0) wire.writeUInt16BE(scan.arcount - 1, 10);
+  const ttlCount = scan.ttlOffsets.length;
+  const offsets = Buffer.allocUnsafe(2 * ttlCount);
+  for (let i = 0; i < ttlCount; i++) {
+    const at = scan.ttlOffsets[i]!;
+    offsets.writeUInt16BE(at, 2 * i);
+    if (wire.readUInt32BE(at) > 0x7fffffff) wire.writeUInt32BE(0, at);
   }
-  const ttlOffsets = scan.ttlOffsets.slice(); // exact length: the scan's list grew by push
-  const ttls = ttlOffsets.map((offset) => {
-    const ttl = wire.readUInt32BE(offset);
-    return ttl > 0x7fffffff ? 0 : ttl;
-  });
-  let qnameEnd = HEADER_LENGTH;
-  while (qnameEnd < scan.questionEnd && wire[qnameEnd] !== 0) qnameEnd += wire[qnameEnd]! + 1;
-  return { wire, questionEnd: scan.questionEnd, qnameEnd: qnameEnd + 1, ttlOffsets, ttls };
+  return {
+    wire,
+    questionEnd: scan.questionEnd,
+    qnameEnd: qnameEndOf(wire, scan.questionEnd),
+    offsets,
+    ttlCount,
+  };
+}
+
+/** Offset just past the (uncompressed) question name of a reply. */
+export function qnameEndOf(wire: Buffer, questionEnd: number): number {
+  let i = HEADER_LENGTH;
+  while (i < questionEnd && wire[i] !== 0) i += wire[i]! + 1;
+  return i + 1;
 }
 
 /** A query for an upstream: the client's question with our ID, RD/CD as asked, and our OPT. */

@@ -1,7 +1,7 @@
 // The cache in the chain: hits answered from wire bytes; misses coalesced into one flight; prefetch
 // and serve_stale refresh in the background.
 
-import { type CacheEntry, PacketCache } from "../cache/index.ts";
+import { MISS, PacketCache } from "../cache/index.ts";
 import type { Now } from "../clock/index.ts";
 import type { CacheConfig } from "../config/types.ts";
 import {
@@ -12,21 +12,23 @@ import {
   parseQuery,
   type QueryView,
   RCODE,
+  renderStored,
 } from "../dns/index.ts";
 import type { Metrics } from "../metrics/index.ts";
 import type { Handler, Next } from "./chain.ts";
 import { Query, type ReplyInterceptor, type Transport } from "./query.ts";
 
-const nullTransport: Transport = { proto: "tcp", server: "", send() {} };
+const nullTransport: Transport = { proto: "tcp", server: "", send() {}, sendsQueued: () => 0 };
 
 /** Identical misses in flight: one downstream query, many waiters. */
 class Flight implements ReplyInterceptor {
   readonly key: number;
   readonly waiters: Query[] = [];
-  readonly stale: CacheEntry | undefined;
+  /** The entry being refreshed or found expired (its handle), or MISS. */
+  readonly stale: number;
   private readonly plugin: CachePlugin;
 
-  constructor(plugin: CachePlugin, key: number, stale: CacheEntry | undefined) {
+  constructor(plugin: CachePlugin, key: number, stale: number) {
     this.plugin = plugin;
     this.key = key;
     this.stale = stale;
@@ -97,18 +99,18 @@ export class CachePlugin implements Handler {
       return;
     }
     this.counters.requests.inc();
-    const entry = this.cache.lookup(query);
-    if (entry !== undefined) {
-      const stale = this.cache.isStale(entry);
-      if (!stale || this.cache.config.serveStale?.mode === "immediate") {
-        (entry.kind === "success" ? this.counters.hitSuccess : this.counters.hitDenial).inc();
-        this.cache.served(entry);
+    const cache = this.cache;
+    const entry = cache.lookup(query);
+    if (entry !== MISS) {
+      const stale = cache.isStale(entry);
+      if (!stale || cache.config.serveStale?.mode === "immediate") {
+        (cache.kindOf(entry) === "success" ? this.counters.hitSuccess : this.counters.hitDenial).inc();
         query.plugin = "cache";
-        query.sendFinal(this.cache.render(entry, query, query.limit));
+        this.answer(query, entry, true);
         if (stale) {
           this.counters.stale.inc();
           this.refresh(entry, query, next);
-        } else if (this.cache.shouldPrefetch(entry)) {
+        } else if (cache.shouldPrefetch(entry)) {
           this.counters.prefetch.inc();
           this.refresh(entry, query, next);
         }
@@ -137,14 +139,14 @@ export class CachePlugin implements Handler {
   finish(flight: Flight, query: Query, reply: Buffer): void {
     if (this.flights.get(flight.key) === flight) this.flights.delete(flight.key);
     const rcode = reply.length >= 4 ? reply[3]! & 0x0f : RCODE.SERVFAIL;
-    const stale = flight.stale;
-    if (stale !== undefined) stale.refreshing = false;
-    if (stale !== undefined && rcode === RCODE.SERVFAIL && this.cache.lookup(query) === stale) {
+    const cache = this.cache;
+    const stale = flight.stale !== MISS && cache.holds(flight.stale, flight.key) ? flight.stale : MISS;
+    if (stale !== MISS) cache.setRefreshing(stale, false);
+    if (stale !== MISS && rcode === RCODE.SERVFAIL && cache.peek(query) === stale) {
       this.counters.stale.inc(flight.waiters.length);
       for (const waiter of flight.waiters) {
-        this.cache.served(stale);
         waiter.plugin = "cache";
-        waiter.sendFinal(this.cache.render(stale, waiter, waiter.limit));
+        this.answer(waiter, stale, true);
       }
       return;
     }
@@ -152,18 +154,34 @@ export class CachePlugin implements Handler {
       query.sendFinal(reply); // an index answer for its only asker: nothing to store or re-render
       return;
     }
-    const result = this.cache.insert(query, reply, !query.noStore);
-    const authoritative = result?.cached === true || (reply.readUInt16BE(2) & FLAG_AA) !== 0;
+    const result = cache.insert(query, reply, !query.noStore);
+    const authoritative =
+      (result !== null && result.handle !== MISS) || (reply.readUInt16BE(2) & FLAG_AA) !== 0;
     for (const waiter of flight.waiters) {
       waiter.plugin = query.plugin;
-      if (result === null) {
-        waiter.sendFinal(errorReply(waiter, RCODE.SERVFAIL));
-        continue;
-      }
-      const rendered = this.cache.render(result.entry, waiter, waiter.limit);
-      if (!authoritative) rendered[2]! &= ~(FLAG_AA >> 8);
-      waiter.sendFinal(rendered);
+      if (result === null) waiter.sendFinal(errorReply(waiter, RCODE.SERVFAIL));
+      else if (result.uncached !== null)
+        waiter.sendFinal(renderStored(result.uncached, waiter, 0, authoritative, waiter.limit));
+      else this.answer(waiter, result.handle, authoritative);
     }
+  }
+
+  /**
+   * Answer from an entry through the cache's reusable reply memory. A socket that already queues
+   * its sends gets a copy of its own (the reply would wait there); if a send queues after all, the
+   * reusable memory is given up and new memory used from then on.
+   */
+  private answer(query: Query, entry: number, authoritative: boolean): void {
+    const transport = query.transport;
+    const queuedBefore = transport.sendsQueued?.() ?? 1;
+    const reply = this.cache.render(entry, query, query.limit);
+    if (!authoritative) reply[2]! &= ~(FLAG_AA >> 8);
+    if (queuedBefore !== 0) {
+      query.sendFinal(Buffer.from(reply));
+      return;
+    }
+    query.sendFinal(reply);
+    if (transport.sendsQueued?.() !== 0) this.cache.retireReplyBuffer();
   }
 
   /** Whether this cache takes the query's name (the `cache` zones, else the block's). */
@@ -173,9 +191,9 @@ export class CachePlugin implements Handler {
   }
 
   /** Refresh an entry behind the client's back (prefetch, or stale served immediately). */
-  private refresh(entry: CacheEntry, query: Query, next: Next): void {
-    if (entry.refreshing || this.flights.has(query.key)) return;
-    entry.refreshing = true;
+  private refresh(entry: number, query: Query, next: Next): void {
+    if (this.cache.isRefreshing(entry) || this.flights.has(query.key)) return;
+    this.cache.setRefreshing(entry, true);
     const background = new Query(nullTransport, query.remoteAddress, query.remotePort, query.family);
     if (parseQuery(Buffer.from(query.buf), background) !== 0) return;
     background.startedAt = this.now();

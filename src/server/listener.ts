@@ -84,6 +84,8 @@ export class Listener {
   private detached = false;
   private flushing = false;
   private readonly outbox: { reply: Buffer; port: number; address: string }[] = [];
+  /** A UDP query object answered from the cache and free for the next datagram. */
+  private spareQuery: Query | null = null;
 
   /**
    * Run one query through this listener's routing and chains as if `remoteAddress` had sent it over
@@ -121,6 +123,9 @@ export class Listener {
         if (this.detached) this.queueReply(reply, query.remotePort, query.remoteAddress);
         else sendQuietly(this.udp, reply, query.remotePort, query.remoteAddress);
       },
+      // A detached socket queues replies in the outbox; otherwise libuv's queue (sends that could
+      // not go out at once).
+      sendsQueued: () => (this.detached ? 1 : (this.udp?.getSendQueueCount() ?? 0)),
     };
     this.tcpTransport = {
       proto: "tcp",
@@ -138,6 +143,7 @@ export class Listener {
           socket.destroy(); // the connection broke under us; the client will ask again
         }
       },
+      sendsQueued: () => 0, // the reply was copied into its frame
     };
   }
 
@@ -148,9 +154,17 @@ export class Listener {
       lookup: literalLookup,
     });
     udp.on("message", (packet, rinfo) => {
-      const query = new Query(this.udpTransport, rinfo.address, rinfo.port, this.family);
+      let query = this.spareQuery;
+      if (query === null) query = new Query(this.udpTransport, rinfo.address, rinfo.port, this.family);
+      else {
+        this.spareQuery = null;
+        query.reuse(rinfo.address, rinfo.port);
+      }
       this.started();
       dispatch(query, packet, this.router, this.hooks);
+      // A cache hit is answered before dispatch returns and nothing keeps it: the next datagram
+      // reuses the object, so a hit allocates no query of ours.
+      if (query.answered && query.plugin === "cache" && query.interceptor === null) this.spareQuery = query;
     });
     udp.on("error", () => {}); // per-send errors (e.g. ICMP unreachable) must not crash the daemon
     await new Promise<void>((resolve, reject) => {

@@ -9,6 +9,11 @@ export interface Transport {
   /** The listener's `server` metric label (dns://ADDR:PORT); "" for internal queries. */
   readonly server: string;
   send(query: Query, reply: Buffer): void;
+  /**
+   * Sends still queued after send() returned (they hold their buffers). A transport without it is
+   * assumed to keep the reply, so reusable reply memory is never handed to it twice.
+   */
+  sendsQueued?(): number;
 }
 
 /** Receives the finished reply, e.g. for metrics and query logs. */
@@ -56,6 +61,24 @@ export class Query extends QueryView {
     this.remoteAddress = remoteAddress;
     this.remotePort = remotePort;
     this.family = family;
+  }
+
+  /** Make a finished query new again for another datagram (parseQuery refills the view). */
+  reuse(remoteAddress: string, remotePort: number): void {
+    this.remoteAddress = remoteAddress;
+    this.remotePort = remotePort;
+    this.limit = 65535;
+    this.startedAt = 0;
+    this.plugin = "";
+    this.upstream = "";
+    this.interceptor = null;
+    this.observer = null;
+    this.zoneMetrics = null;
+    this.connection = null;
+    this.answered = false;
+    this.noStore = false;
+    this.clientReady = false;
+    this.replyFilter = null;
   }
 
   /** Send a finished, client-ready reply; later calls are ignored (exactly one answer). */
