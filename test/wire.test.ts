@@ -168,12 +168,26 @@ describe("wire behaviour against unbound", () => {
     const fr = await exchange(server, formerr, "udp");
     assert.equal(fr[3]! & 0xf, 1, "QDCOUNT > 1: FORMERR");
     assert.equal((fr[3]! & 0x80) !== 0, false);
-    const refused = inspect(await exchange(server, encodeQuery("a.example.test", "A", { qclass: "CH" })));
-    assert.equal(refused.rcode, 5, "class CH: REFUSED, as CoreDNS without the chaos plugin");
-    assert.equal(refused.ra, false);
     const answer = inspect(await exchange(server, encodeQuery("a.example.test", "A")));
     assert.equal(answer.rcode, 0);
     assert.equal(answer.ra, true, "unbound's RA comes through");
+  });
+
+  test("class CH: passed on where a block forwards, REFUSED where none does (CoreDNS classChaos)", async () => {
+    await upstream.clearQueryLog();
+    await exchange(server, encodeQuery("ch.example.test", "TXT", { qclass: "CH" }));
+    assert.equal(await upstream.queryCount("ch.example.test"), 1, "forward passes class CH on");
+    const host = uniqueLoopback();
+    const local = { host, port: await freePort(host) };
+    await startDaemon({
+      corefile: `.:${local.port} {\n    bind ${host}\n    whoami\n}\n`,
+      readyProbe: local,
+    });
+    const refused = inspect(await exchange(local, encodeQuery("a.example.test", "A", { qclass: "CH" })));
+    assert.equal(refused.rcode, 5, "no forward on the listener: REFUSED, as CoreDNS without chaos/forward");
+    assert.equal(refused.ra, false);
+    const asked = inspect(await exchange(local, encodeQuery("a.example.test", "A")));
+    assert.equal(asked.rcode, 0, "class IN: whoami answers");
   });
 
   test("over UDP a 60-record answer keeps the whole records that fit and sets TC", async () => {

@@ -46,7 +46,11 @@ export function dispatch(query: Query, packet: Buffer, router: Router, hooks: Di
       query.sendFinal(errorReply(query, REJECTED_RCODE[parsed]));
       return;
     }
-    if (query.qclass !== CLASS_IN || query.qtype === TYPE.AXFR || query.qtype === TYPE.IXFR) {
+    if (
+      (query.qclass !== CLASS_IN && !router.anyClass) ||
+      query.qtype === TYPE.AXFR ||
+      query.qtype === TYPE.IXFR
+    ) {
       query.sendFinal(errorReply(query, RCODE.REFUSED));
       return;
     }

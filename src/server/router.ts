@@ -18,9 +18,15 @@ export interface Route {
 
 export class Router {
   private readonly routes: Route[];
+  /**
+   * Classes other than IN are served (CoreDNS's classChaos): true when a block on this listener
+   * has `forward` (CoreDNS: chaos, forward or proxy), which passes them on; otherwise REFUSED.
+   */
+  readonly anyClass: boolean;
 
   constructor(routes: Route[]) {
     this.routes = [...routes].sort((a, b) => b.zoneWire.length - a.zoneWire.length);
+    this.anyClass = routes.some((r) => r.block.forward !== null);
   }
 
   static zoneWire(zone: string): Buffer {
