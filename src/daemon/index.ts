@@ -26,13 +26,21 @@ import {
   type Handler,
   KubernetesPlugin,
   newToken,
+  otherSocketBound,
   successorServes,
 } from "../server/index.ts";
 import { ClusterHub } from "./cluster.ts";
 import { HttpEndpoints } from "./http.ts";
 import { loopEvents } from "./loop-events.ts";
 import { forwardObserver, healthObserver } from "./observers.ts";
+
 import { SelfResolver } from "./self-resolve.ts";
+
+/**
+ * How long after SIGTERM a bound but silent successor may take to answer the handoff probe (a busy
+ * node starting it); with nothing else bound on our addresses the daemon does not wait.
+ */
+const SUCCESSOR_GRACE_MS = 3000;
 
 export interface DaemonDeps {
   log: Logger;
@@ -170,8 +178,10 @@ export class Daemon {
     this.serving = false;
     const blocks = this.config?.blocks ?? [];
     const lameduckMs = Math.max(0, ...blocks.map((b) => b.health?.lameduckMs ?? 0));
-    const deadline = Date.now() + lameduckMs;
+    const started = Date.now();
+    const deadline = started + lameduckMs;
     const probe = controlName("x", this.control.token);
+    let otherBound: boolean | null = null;
     for (;;) {
       if (await successorServes(this.server.listening(), probe)) {
         this.deps.log.info("a successor serves our addresses: handing over");
@@ -180,7 +190,13 @@ export class Daemon {
         await this.closeRest();
         return { handedOff: true };
       }
-      if (Date.now() >= deadline) break;
+      if (Date.now() >= deadline) {
+        // Past lameduck: stop now unless another process has our addresses bound (the kernel says
+        // so at once); a successor on a busy node may answer late, so it gets a while longer.
+        otherBound ??= await otherSocketBound(this.server.listening());
+        if (!otherBound || Date.now() >= started + SUCCESSOR_GRACE_MS) break;
+        continue; // each successorServes round waits for answers itself
+      }
       await new Promise((r) => setTimeout(r, Math.min(500, Math.max(0, deadline - Date.now()))));
     }
     await this.stop(drainMs);

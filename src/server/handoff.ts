@@ -2,8 +2,8 @@
 // (it answers a handoff probe that we and our workers drop), then step aside.
 
 import dgram from "node:dgram";
-import { writeFile } from "node:fs/promises";
-import { isIPv6 } from "node:net";
+import { readdir, readFile, readlink, writeFile } from "node:fs/promises";
+import { isIPv4, isIPv6 } from "node:net";
 import { buildQuery, nameToWire, TYPE } from "../dns/index.ts";
 
 export interface Address {
@@ -25,6 +25,94 @@ export async function successorServes(
   const wire = nameToWire(probeName);
   const results = await Promise.all(addresses.map((a) => anyAnswer(a, wire, probes, timeoutMs)));
   return results.every(Boolean);
+}
+
+/** What `otherSocketBound` reads: /proc/net/udp{,6} and this process's socket inodes. */
+export interface SocketTable {
+  udpTables(): Promise<string[]>;
+  ownInodes(): Promise<Set<string>>;
+}
+
+export const procSocketTable: SocketTable = {
+  async udpTables() {
+    const tables = await Promise.all(
+      ["/proc/net/udp", "/proc/net/udp6"].map((f) => readFile(f, "utf8").catch(() => "")),
+    );
+    if (tables.every((t) => t === "")) throw new Error("no /proc/net/udp");
+    return tables;
+  },
+  async ownInodes() {
+    const inodes = new Set<string>();
+    for (const fd of await readdir("/proc/self/fd")) {
+      const target = await readlink(`/proc/self/fd/${fd}`).catch(() => "");
+      const m = /^socket:\[(\d+)\]$/.exec(target);
+      if (m !== null) inodes.add(m[1]!);
+    }
+    return inodes;
+  },
+};
+
+/**
+ * Whether a UDP socket of another process is bound to one of `addresses` (a successor, or a sibling
+ * worker): the kernel's own table, so it is known at once, however busy that process is. True when
+ * the table cannot be read (the caller then probes as if there might be one).
+ */
+export async function otherSocketBound(
+  addresses: Address[],
+  table: SocketTable = procSocketTable,
+): Promise<boolean> {
+  let tables: string[];
+  let own: Set<string>;
+  try {
+    [tables, own] = await Promise.all([table.udpTables(), table.ownInodes()]);
+  } catch {
+    return true;
+  }
+  const wanted = new Set(addresses.map((a) => procAddress(a.host, a.port)).filter((x) => x !== null));
+  for (const text of tables) {
+    for (const line of text.split("\n").slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+      if (fields.length < 10) continue;
+      if (wanted.has(fields[1]!.toUpperCase()) && !own.has(fields[9]!)) return true;
+    }
+  }
+  return false;
+}
+
+/** HOST:PORT as /proc/net/udp{,6} prints a local address (32-bit words in host order: little-endian). */
+export function procAddress(host: string, port: number): string | null {
+  const portHex = port.toString(16).toUpperCase().padStart(4, "0");
+  if (isIPv4(host)) {
+    const hex = host
+      .split(".")
+      .reverse()
+      .map((b) => Number(b).toString(16).padStart(2, "0"))
+      .join("");
+    return `${hex.toUpperCase()}:${portHex}`;
+  }
+  if (!isIPv6(host)) return null;
+  const bytes = ipv6Bytes(host);
+  if (bytes === null) return null;
+  let hex = "";
+  for (let w = 0; w < 4; w++)
+    for (let b = 3; b >= 0; b--) hex += bytes[w * 4 + b]!.toString(16).padStart(2, "0");
+  return `${hex.toUpperCase()}:${portHex}`;
+}
+
+function ipv6Bytes(host: string): number[] | null {
+  const [head, tail] = host.split("::") as [string, string | undefined];
+  const groups = (part: string | undefined) => (part === undefined || part === "" ? [] : part.split(":"));
+  const left = groups(head);
+  const right = groups(tail);
+  if (right.length > 0 && right.at(-1)!.includes(".")) return null; // an embedded IPv4 form: not ours
+  const zeros = tail === undefined ? 0 : 8 - left.length - right.length;
+  const all = [...left, ...Array(zeros).fill("0"), ...right];
+  if (all.length !== 8) return null;
+  return all.flatMap((g) => {
+    const v = Number.parseInt(g, 16);
+    return [v >> 8, v & 0xff];
+  });
 }
 
 function anyAnswer(address: Address, wire: Buffer, probes: number, timeoutMs: number): Promise<boolean> {
