@@ -84,17 +84,26 @@ async function killRestartStop(shape: NodeShape, sigstop: boolean): Promise<void
   const load2 = startLoad(shape.pod, [...LOAD, "--duration-ms", "30000"]);
   const t2 = await load2.started;
   await new Promise((r) => setTimeout(r, 300));
+  const restartAt = Date.now();
   daemon = await shape.startDaemon();
+  const servingAt = Date.now();
   await until("answers from the cache again", () => answeredBy(shape, LOCAL_ANSWER), 10_000);
   await new Promise((r) => setTimeout(r, 500));
   load2.proc.child.kill("SIGTERM");
   const q2 = await load2.result();
   report("restart", q2);
+  // The one loss the kernel allows: a TCP connection to kube-dns still open at the instant our
+  // listener appears has its next segment matched to our socket, untracked, and reset (README).
+  const straddled = (q: LoadQuery) =>
+    q.proto === "tcp" && q.outcome === "reset" && q.at <= servingAt && q.at + q.ms >= restartAt;
+  const failed = q2.filter((q) => !answered(q));
+  report("restart: TCP connections reset as the listener appeared", failed.filter(straddled));
   assert.deepEqual(
-    q2.filter((q) => !answered(q)),
+    failed.filter((q) => !straddled(q)),
     [],
     summarize(q2),
   );
+  assert.ok(failed.length <= 2, `at most a connection or two straddle the bind: ${summarize(failed)}`);
   assert.ok(sentIn(q2, t2, Infinity).some((q) => q.outcome === LOCAL_ANSWER));
 
   // 3. SIGSTOP: the sockets stay, but 2 s on every query is answered by kube-dns; SIGCONT: ours.
