@@ -12,7 +12,7 @@ test("each table entry has a chain position (or is a setup directive without a h
   for (const plugin of PLUGIN_TABLE) {
     const setup = (SETUP_DIRECTIVES as readonly string[]).includes(plugin.name);
     assert.equal((CHAIN_ORDER as readonly string[]).includes(plugin.name), !setup, plugin.name);
-    assert.equal(plugin.handler !== undefined, !setup, plugin.name);
+    assert.equal(plugin.load !== undefined, !setup, plugin.name);
     assert.ok(KNOWN_DIRECTIVES.includes(plugin.name), plugin.name);
   }
 });
