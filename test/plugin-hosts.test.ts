@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { addressOfReverse, canonicalAddress, HostsMap } from "../src/plugins/hosts/index.ts";
+import { addressOfReverse } from "../src/plugins/hosts/handler.ts";
+import { canonicalAddress, HostsMap } from "../src/plugins/hosts/map.ts";
 import {
   cleanupAll,
   dig,

@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { parseCorefile } from "../src/config/index.ts";
-import { GoTemplate, parseRr } from "../src/plugins/template/index.ts";
+import { GoTemplate } from "../src/plugins/template/index.ts";
+import { parseRr } from "../src/plugins/template/rr.ts";
 import {
   cleanupAll,
   dig,

@@ -2,8 +2,8 @@
 // dns://..., or a resolv.conf path (starting with / or .) whose nameservers become upstreams on port 53.
 
 import { X509Certificate } from "node:crypto";
+import { createRequire } from "node:module";
 import { isIP } from "node:net";
-import { createSecureContext } from "node:tls";
 import type { Arg, Directive } from "./parser.ts";
 import { type BuildContext, placeholderHint, Reader } from "./reader.ts";
 import { parseResolvConf } from "./resolvconf.ts";
@@ -181,7 +181,8 @@ function tlsFiles(r: Reader, s: Directive): ForwardTlsConfig {
   try {
     // createSecureContext accepts a CA file without any certificate in it; X509Certificate does not.
     if (out.ca !== undefined) new X509Certificate(out.ca);
-    createSecureContext(out);
+    // node:tls only for a `tls` option (about 1 MB a plain Corefile does not need).
+    (createRequire(import.meta.url)("node:tls") as typeof import("node:tls")).createSecureContext(out);
   } catch (e) {
     r.fail(
       s.line,

@@ -12,7 +12,7 @@ import type { ConnectionOptions, WatchStarter } from "../kubeapi/index.ts";
 import { ErrorsLog, type Logger } from "../log/index.ts";
 import { LOOP_TIMINGS, LoopHandler, type LoopTimings } from "../loop/index.ts";
 import type { Metrics } from "../metrics/index.ts";
-import { PLUGIN_TABLE } from "../plugins/index.ts";
+import { handlerFactory, loadPlugins, PLUGIN_TABLE } from "../plugins/index.ts";
 import {
   blockServerLabel,
   type CachePlugin,
@@ -146,6 +146,9 @@ export class Daemon {
 
   /** Serve `config`: new chains on the same listeners (no query dropped), HTTP endpoints, loop probes. */
   async apply(config: Config): Promise<void> {
+    // Handler code of the config's plugins, before the (synchronous) chain building; should the
+    // import fail, nothing has changed yet and the last good config keeps serving.
+    await loadPlugins(config);
     this.baseLogLevel ??= this.deps.log.level;
     const debug = config.blocks.some((b) => b.plugins.debug !== undefined);
     this.deps.log.level = debug ? "debug" : this.baseLogLevel;
@@ -228,7 +231,8 @@ export class Daemon {
     };
     for (const plugin of PLUGIN_TABLE) {
       const configs = block.plugins[plugin.name];
-      if (configs !== undefined && plugin.handler !== undefined) handlers.push(plugin.handler(configs, env));
+      const factory = configs === undefined ? undefined : handlerFactory(plugin);
+      if (factory !== undefined) handlers.push(factory(configs!, env));
     }
     if (block.kubernetes !== null) {
       const records = this.cluster.recordsFor(block.kubernetes, block.autopath);

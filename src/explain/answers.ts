@@ -1,8 +1,12 @@
 // A reply as operators read it: its rcode and its answer records in zone-file form. Only for the
-// `explain` view, never on the query path.
+// `explain` view, never on the query path: dns-packet is loaded on the first explain, not at start.
 
-import dnsPacket from "dns-packet";
+import { createRequire } from "node:module";
+import type dnsPacket from "dns-packet";
 import { rcodeName } from "../dns/index.ts";
+
+let decoder: typeof dnsPacket | undefined;
+const packets = () => (decoder ??= createRequire(import.meta.url)("dns-packet") as typeof dnsPacket);
 
 export interface ReadReply {
   rcode: string;
@@ -50,7 +54,7 @@ export function readReply(reply: Buffer): ReadReply {
   const rcode = rcodeName(reply.length >= 4 ? reply[3]! & 0x0f : 2);
   let packet: dnsPacket.Packet;
   try {
-    packet = dnsPacket.decode(reply);
+    packet = packets().decode(reply);
   } catch {
     return { rcode, answers: [], ttl: null, cname: null };
   }

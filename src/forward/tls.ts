@@ -1,13 +1,17 @@
 // DNS over TLS upstreams (RFC 7858, CoreDNS `forward . tls://...`): the TCP connection's framing,
 // pipelining and pooling over a TLS stream. Certificates are verified; TLS 1.2 is the floor.
 
-import { connect, createSecureContext, type SecureContext } from "node:tls";
+import { createRequire } from "node:module";
+import type { SecureContext } from "node:tls";
 import type { ForwardTlsConfig } from "../config/types.ts";
 import type { Dial } from "./tcp.ts";
 
+// node:tls (about 1 MB) is loaded only when a tls:// upstream is configured.
+const tls = () => createRequire(import.meta.url)("node:tls") as typeof import("node:tls");
+
 /** One context per forwarder: parsing PEM once, not per connection. Throws on unusable PEM. */
 export function tlsContext(o: ForwardTlsConfig): SecureContext {
-  return createSecureContext({
+  return tls().createSecureContext({
     minVersion: "TLSv1.2",
     ...(o.cert !== undefined ? { cert: o.cert } : {}),
     ...(o.key !== undefined ? { key: o.key } : {}),
@@ -21,6 +25,7 @@ export function tlsContext(o: ForwardTlsConfig): SecureContext {
  */
 export function tlsDial(context: SecureContext, serverName: string | undefined): Dial {
   let session: Buffer | undefined;
+  const { connect } = tls();
   return (host, port) => {
     const socket = connect({
       host,

@@ -1,4 +1,5 @@
-// The shape of one entry of the plugin table: how a directive is parsed, and how its handler is built.
+// The shape of one entry of the plugin table: how a directive is parsed (at once), and how its handler
+// is built (code loaded only when a Corefile uses the directive).
 
 import type { Now, TimerWheel } from "../clock/index.ts";
 import type { BuildContext, Directive } from "../config/for-plugins.ts";
@@ -34,9 +35,15 @@ export interface PluginSpec<C> {
   readonly repeatable: boolean;
   /** One occurrence of the directive -> its validated config (throws ConfigError). */
   parse(ctx: BuildContext, d: Directive): C;
-  /** The block's handler from every occurrence's config (in Corefile order); none for setup directives. */
-  handler?(configs: readonly C[], env: PluginEnv): Handler;
+  /**
+   * Loads the handler's code (a dynamic import) and gives its factory; none for setup directives.
+   * On demand, so a daemon pays in memory only for the plugins its Corefile uses.
+   */
+  load?(): Promise<HandlerFactory<C>>;
 }
+
+/** The block's handler from every occurrence's config (in Corefile order). */
+export type HandlerFactory<C> = (configs: readonly C[], env: PluginEnv) => Handler;
 
 /** Type-checks one table entry while the table itself holds specs of every config type. */
 export function definePlugin<C>(spec: PluginSpec<C>): PluginSpec<unknown> {

@@ -47,5 +47,8 @@ export const bufsizePlugin = definePlugin<BufsizeConfig>({
   name: "bufsize",
   repeatable: false,
   parse: parseBufsize,
-  handler: ([config]) => new BufsizePlugin(config!.size),
+  // Nothing heavy behind this handler: it stays in this module.
+  async load() {
+    return ([config]) => new BufsizePlugin(config!.size);
+  },
 });

@@ -1,11 +1,10 @@
 // The `dns64` plugin: its table entry and CoreDNS's metric coredns_dns64_requests_translated_total.
+// The handler (and dns-packet behind it) is imported only when a Corefile uses dns64.
 
 import { Counter } from "../../metrics/prom.ts";
 import { definePlugin } from "../types.ts";
-import { Dns64Plugin } from "./handler.ts";
 import { type Dns64Config, parseDns64 } from "./parse.ts";
 
-export { Dns64Plugin } from "./handler.ts";
 export { DEFAULT_DNS64_PREFIX, type Dns64Config, parseDns64 } from "./parse.ts";
 export { reverseTarget, synthesize } from "./translate.ts";
 
@@ -13,19 +12,22 @@ export const dns64Plugin = definePlugin<Dns64Config>({
   name: "dns64",
   repeatable: false,
   parse: parseDns64,
-  handler([config], env) {
-    const registry = env.metrics.registry;
-    const translated =
-      (registry.getSingleMetric("coredns_dns64_requests_translated_total") as
-        | Counter<"server">
-        | undefined) ??
-      new Counter({
-        name: "coredns_dns64_requests_translated_total",
-        help: "Counter of DNS requests translated by dns64.",
-        labelNames: ["server"],
-        registers: [registry],
-      });
-    const counter = translated.labels(env.server);
-    return new Dns64Plugin(config!, () => counter.inc());
+  async load() {
+    const { Dns64Plugin } = await import("./handler.ts");
+    return ([config], env) => {
+      const registry = env.metrics.registry;
+      const translated =
+        (registry.getSingleMetric("coredns_dns64_requests_translated_total") as
+          | Counter<"server">
+          | undefined) ??
+        new Counter({
+          name: "coredns_dns64_requests_translated_total",
+          help: "Counter of DNS requests translated by dns64.",
+          labelNames: ["server"],
+          registers: [registry],
+        });
+      const counter = translated.labels(env.server);
+      return new Dns64Plugin(config!, () => counter.inc());
+    };
   },
 });

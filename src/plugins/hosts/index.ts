@@ -1,12 +1,10 @@
-// The `hosts` plugin: its table entry (parse + handler), metrics as CoreDNS names them.
+// The `hosts` plugin: its table entry (parse + handler), metrics as CoreDNS names them. The handler
+// (and dns-packet behind it) is imported only when a Corefile uses hosts.
 
 import { Gauge } from "../../metrics/prom.ts";
 import { definePlugin, type PluginEnv } from "../types.ts";
-import { HostsPlugin } from "./handler.ts";
 import { type HostsConfig, parseHosts } from "./parse.ts";
 
-export { addressOfReverse, HostsPlugin } from "./handler.ts";
-export { canonicalAddress, HostsMap } from "./map.ts";
 export { HOSTS_DEFAULTS, type HostsConfig, parseHosts } from "./parse.ts";
 
 function hostsMetrics(env: PluginEnv) {
@@ -33,15 +31,18 @@ export const hostsPlugin = definePlugin<HostsConfig>({
   name: "hosts",
   repeatable: false,
   parse: parseHosts,
-  handler([config], env) {
-    const m = hostsMetrics(env);
-    const c = config!;
-    return new HostsPlugin(c, {
-      loaded: (entries, mtimeSec) => {
-        m.entries.labels(c.path).set(entries);
-        m.reloaded.set(mtimeSec);
-      },
-      failed: (error) => env.log.warn({ err: error, file: c.path }, "hosts: cannot read the hosts file"),
-    });
+  async load() {
+    const { HostsPlugin } = await import("./handler.ts");
+    return ([config], env) => {
+      const m = hostsMetrics(env);
+      const c = config!;
+      return new HostsPlugin(c, {
+        loaded: (entries, mtimeSec) => {
+          m.entries.labels(c.path).set(entries);
+          m.reloaded.set(mtimeSec);
+        },
+        failed: (error) => env.log.warn({ err: error, file: c.path }, "hosts: cannot read the hosts file"),
+      });
+    };
   },
 });

@@ -51,5 +51,8 @@ export const loadbalancePlugin = definePlugin<LoadbalanceConfig>({
   name: "loadbalance",
   repeatable: false,
   parse: parseLoadbalance,
-  handler: () => new LoadbalancePlugin(),
+  // Nothing heavy behind this handler: it stays in this module.
+  async load() {
+    return () => new LoadbalancePlugin();
+  },
 });

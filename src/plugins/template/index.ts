@@ -1,16 +1,15 @@
 // The `template` plugin: its table entry (every `template` of a block, in order, in one handler) and
-// its metrics as CoreDNS names them.
+// its metrics as CoreDNS names them. Parsing compiles the Go templates (a bad one stops start-up with
+// its line); the handler, its RR reader and dns-packet are imported only when a Corefile uses template.
 
 import { Counter } from "../../metrics/prom.ts";
 import type { PluginEnv } from "../types.ts";
 import { definePlugin } from "../types.ts";
-import { type TemplateCounters, TemplatePlugin } from "./handler.ts";
+import type { TemplateCounters } from "./handler.ts";
 import { parseTemplate, type TemplateConfig } from "./parse.ts";
 
 export { GoTemplate, TemplateError } from "./gotemplate.ts";
-export { TemplatePlugin } from "./handler.ts";
 export { parseTemplate, type TemplateConfig } from "./parse.ts";
-export { parseRr } from "./rr.ts";
 
 function counter<L extends string>(env: PluginEnv, name: string, help: string, labelNames: L[]): Counter<L> {
   const registry = env.metrics.registry;
@@ -48,5 +47,8 @@ export const templatePlugin = definePlugin<TemplateConfig>({
   name: "template",
   repeatable: true,
   parse: parseTemplate,
-  handler: (configs, env) => new TemplatePlugin(configs, templateCounters(env), env.resolve),
+  async load() {
+    const { TemplatePlugin } = await import("./handler.ts");
+    return (configs, env) => new TemplatePlugin(configs, templateCounters(env), env.resolve);
+  },
 });
