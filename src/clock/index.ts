@@ -9,9 +9,35 @@ export interface TimerHandle {
   cancel(): void;
 }
 
-interface Slot {
-  due: number;
+/** An object that is its own timer callback: no closure per timer (per-query timeouts). */
+export interface TimerTarget {
+  onTimer(): void;
+}
+
+/** One scheduled timer, and its own handle: one object per timer, no closure. */
+class Slot implements TimerHandle {
+  readonly due: number;
   fn: (() => void) | null;
+  target: TimerTarget | null;
+  private readonly wheel: TimerWheel;
+
+  constructor(wheel: TimerWheel, due: number, fn: (() => void) | null, target: TimerTarget | null) {
+    this.wheel = wheel;
+    this.due = due;
+    this.fn = fn;
+    this.target = target;
+  }
+
+  get live(): boolean {
+    return this.fn !== null || this.target !== null;
+  }
+
+  cancel(): void {
+    if (!this.live) return;
+    this.fn = null;
+    this.target = null;
+    this.wheel.cancelled();
+  }
 }
 
 /**
@@ -41,20 +67,26 @@ export class TimerWheel {
   }
 
   schedule(delayMs: number, fn: () => void): TimerHandle {
-    const slot: Slot = { due: this.now() + Math.max(0, delayMs), fn };
+    return this.add(new Slot(this, this.now() + Math.max(0, delayMs), fn, null));
+  }
+
+  /** Like schedule, calling `target.onTimer()`: the per-query form, which allocates one object. */
+  scheduleTarget(delayMs: number, target: TimerTarget): TimerHandle {
+    return this.add(new Slot(this, this.now() + Math.max(0, delayMs), null, target));
+  }
+
+  /** A slot's cancel() took it out of the count. */
+  cancelled(): void {
+    this.count--;
+  }
+
+  private add(slot: Slot): Slot {
     // Never into a bucket already run: that one would wait a whole revolution.
     const tick = Math.max(Math.ceil(slot.due / this.tickMs), this.doneTick + 1);
     this.buckets[tick % this.buckets.length]!.push(slot);
     this.count++;
     if (this.interval === null) this.start();
-    return {
-      cancel: () => {
-        if (slot.fn !== null) {
-          slot.fn = null;
-          this.count--;
-        }
-      },
-    };
+    return slot;
   }
 
   get pending(): number {
@@ -77,17 +109,20 @@ export class TimerWheel {
       let keep: Slot[] | null = null;
       this.buckets[index] = [];
       for (const slot of bucket) {
-        if (slot.fn === null) continue;
+        if (!slot.live) continue;
         if (slot.due > now) {
           if (keep === null) keep = [];
           keep.push(slot); // due in a later revolution
           continue;
         }
         const fn = slot.fn;
+        const target = slot.target;
         slot.fn = null;
+        slot.target = null;
         this.count--;
         try {
-          fn();
+          if (fn !== null) fn();
+          else target!.onTimer();
         } catch (error) {
           this.onError(error);
         }

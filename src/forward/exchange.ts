@@ -2,11 +2,20 @@
 
 export type FailKind = "timeout" | "error";
 
+/**
+ * Where an exchange reports, once. `token` is the number the exchange was started with, so one sink
+ * (a query's task) can tell its current exchange from an abandoned one without a closure per exchange.
+ */
 export interface ExchangeSink {
   /** A reply with the ID we sent, QR set, and the question we asked. */
-  reply(reply: Buffer): void;
+  reply(reply: Buffer, token: number): void;
   /** No usable reply: the read timed out, or the transport failed. */
-  fail(kind: FailKind, reason: string): void;
+  fail(kind: FailKind, reason: string, token: number): void;
+}
+
+/** The reason of a "timeout" failure, built only where it is reported or logged. */
+export function timeoutReason(proto: "udp" | "tcp", timeoutMs: number): string {
+  return `no ${proto === "udp" ? "UDP" : "TCP"} reply within ${timeoutMs} ms`;
 }
 
 export interface ExchangeHandle {

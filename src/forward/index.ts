@@ -82,26 +82,32 @@ export class Forwarder {
    * Forward a complete query (header + question [+ OPT]). The callback runs exactly once: with the
    * reply (the query's ID and question spelling restored), `failed`, or `refused` (max_concurrent).
    * It runs synchronously for `refused` and for a closed forwarder or unreadable query.
-   * `clientProto` "tcp" sends over TCP unless prefer_udp; force_tcp always uses TCP.
+   * `clientProto` "tcp" sends over TCP unless prefer_udp; force_tcp always uses TCP. The callback
+   * gets `context` back as its second argument.
    */
-  query(message: Buffer, callback: ForwardCallback, clientProto: ClientProto = "udp"): void {
+  query(
+    message: Buffer,
+    callback: ForwardCallback,
+    clientProto: ClientProto = "udp",
+    context: unknown = null,
+  ): void {
     if (this.closed) {
-      callback({ kind: "failed", reason: "forwarder closed" });
+      callback({ kind: "failed", reason: "forwarder closed" }, context);
       return;
     }
     const max = this.config.maxConcurrent;
     if (max > 0 && this.tasks.size >= max) {
       this.deps.observer.maxConcurrentReject();
-      callback({ kind: "refused" });
+      callback({ kind: "refused" }, context);
       return;
     }
     const qnameEnd = message.length > HEADER_LENGTH ? skipName(message, HEADER_LENGTH) : -1;
     if (qnameEnd < 0 || qnameEnd + 4 > message.length) {
-      callback({ kind: "failed", reason: "query has no readable question" });
+      callback({ kind: "failed", reason: "query has no readable question" }, context);
       return;
     }
     const useTcp = this.config.forceTcp || (clientProto === "tcp" && !this.config.preferUdp);
-    const task = new QueryTask(this.ctx, Buffer.from(message), qnameEnd, callback, useTcp);
+    const task = new QueryTask(this.ctx, Buffer.from(message), qnameEnd, callback, useTcp, context);
     this.tasks.add(task);
     task.start();
   }

@@ -11,10 +11,13 @@ export class Policy<T> {
     this.kind = kind;
   }
 
-  /** The order in which one query tries `items` (a fresh array; `items` is not changed). */
-  order(items: readonly T[]): T[] {
+  /**
+   * The order in which one query tries `items`: `items` itself when that is the order (sequential,
+   * or one item: nothing allocated per query), else a fresh array. `items` is never changed.
+   */
+  order(items: readonly T[]): readonly T[] {
     const n = items.length;
-    if (this.kind === "sequential" || n <= 1) return items.slice();
+    if (this.kind === "sequential" || n <= 1) return items;
     if (this.kind === "round_robin") {
       const start = this.rotor++ % n;
       if (this.rotor >= 0x40000000) this.rotor = 0;

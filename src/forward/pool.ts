@@ -2,8 +2,8 @@
 // new one opens when every usable one has `pipelineDepth` outstanding; idle ones close after expire.
 
 import type { Now, TimerHandle, TimerWheel } from "../clock/index.ts";
-import type { ExchangeHandle, ExchangeSink } from "./exchange.ts";
-import { type Dial, TcpConnection, tcpDial } from "./tcp.ts";
+import type { ExchangeSink } from "./exchange.ts";
+import { type Dial, TcpConnection, type TcpExchange, tcpDial } from "./tcp.ts";
 import type { ForwardObserver } from "./types.ts";
 
 export interface PoolOptions {
@@ -57,16 +57,16 @@ export class TcpPool {
 
   /**
    * Send `message` on the least busy usable connection not in `avoid` (the connections this query
-   * already tried), opening one when all are busy or avoided.
+   * already tried), opening one when all are busy or avoided. The exchange's `conn` is the one used.
    */
   exchange(
     message: Buffer,
     sink: ExchangeSink,
     timeoutMs: number,
-    avoid: ReadonlySet<TcpConnection>,
-  ): { handle: ExchangeHandle; conn: TcpConnection } {
-    const conn = this.pick(avoid);
-    return { handle: conn.send(message, sink, timeoutMs), conn };
+    avoid: readonly TcpConnection[] | null,
+    token = 0,
+  ): TcpExchange {
+    return this.pick(avoid).send(message, sink, timeoutMs, token);
   }
 
   /** Close every connection; their outstanding queries fail. */
@@ -79,7 +79,7 @@ export class TcpPool {
     await Promise.all(all.map((c) => c.closedPromise()));
   }
 
-  private pick(avoid: ReadonlySet<TcpConnection>): TcpConnection {
+  private pick(avoid: readonly TcpConnection[] | null): TcpConnection {
     let best: TcpConnection | null = null;
     let fallback: TcpConnection | null = null;
     let usable = 0;
@@ -87,7 +87,7 @@ export class TcpPool {
       if (c.draining || c.full) continue;
       usable++;
       if (fallback === null || c.outstanding < fallback.outstanding) fallback = c;
-      if (avoid.has(c)) continue;
+      if (avoid?.includes(c)) continue;
       if (best === null || c.outstanding < best.outstanding) best = c;
     }
     const room = usable < this.options.maxConnections && !this.closed;

@@ -2,7 +2,7 @@
 // or the deadline passes. Exactly one outcome per task.
 
 import { FLAG_TC, HEADER_LENGTH, rcodeName } from "../dns/index.ts";
-import type { ExchangeHandle, ExchangeSink, FailKind } from "./exchange.ts";
+import { type ExchangeHandle, type ExchangeSink, type FailKind, timeoutReason } from "./exchange.ts";
 import type { Policy } from "./policy.ts";
 import type { TcpConnection } from "./tcp.ts";
 import type { ForwardCallback, ForwardDeps, ForwardOutcome, ForwardTuning } from "./types.ts";
@@ -16,24 +16,42 @@ export interface TaskContext {
   finished(task: QueryTask): void;
 }
 
-export class QueryTask {
+const noUpstreams: readonly Upstream[] = [];
+
+/**
+ * The task is the sink of its own exchanges (one at a time), so an attempt allocates no closures:
+ * in an outage every task lives until its deadline, and whatever it allocates reaches V8's old
+ * generation. Its last failure is kept as parts and put into words only when the task fails.
+ */
+export class QueryTask implements ExchangeSink {
   private readonly ctx: TaskContext;
   private readonly message: Buffer;
   /** Offset just past the question name: the reply gets the client's spelling up to here. */
   private readonly qnameEnd: number;
   private readonly callback: ForwardCallback;
+  /** Handed back to the callback with the outcome (the caller's query: no closure per query). */
+  private readonly context: unknown;
   private readonly useTcp: boolean;
   private readonly deadline: number;
   private readonly maxAttempts: number;
-  private order: Upstream[] = [];
+  /** The policy's order: the shared upstream list itself unless the policy permutes it. */
+  private order: readonly Upstream[] = noUpstreams;
   private next = 0;
   private attempts = 0;
-  /** Bumped per exchange so a late report from an abandoned one is ignored. */
+  /** Bumped per exchange (its token) so a late report from an abandoned one is ignored. */
   private seq = 0;
   private current: ExchangeHandle | null = null;
-  private tried: Set<TcpConnection> | null = null;
+  /** The current (or last) exchange: its upstream, transport, start and timeout. */
+  private upstream: Upstream | null = null;
+  private overTcp = false;
+  private started = 0;
+  private timeoutMs = 0;
+  /** The last failed exchange's error; null when it timed out (its reason follows from timeoutMs). */
+  private lastError: string | null = null;
+  /** The connections this query used, for the pool to avoid: sized once (an attempt uses at most one). */
+  private tried: TcpConnection[] | null = null;
+  private triedCount = 0;
   private reportedAllDown = false;
-  private lastFailure = "no upstream tried";
   private done = false;
 
   constructor(
@@ -42,11 +60,13 @@ export class QueryTask {
     qnameEnd: number,
     callback: ForwardCallback,
     useTcp: boolean,
+    context: unknown = null,
   ) {
     this.ctx = ctx;
     this.message = message;
     this.qnameEnd = qnameEnd;
     this.callback = callback;
+    this.context = context;
     this.useTcp = useTcp;
     this.deadline = ctx.deps.now() + ctx.tuning.deadlineMs;
     this.maxAttempts = ctx.upstreams.length + 2;
@@ -70,7 +90,7 @@ export class QueryTask {
     if (remaining <= 0 || this.attempts >= this.maxAttempts) {
       this.finish({
         kind: "failed",
-        reason: `${this.attempts} attempt(s) failed, last: ${this.lastFailure}`,
+        reason: `${this.attempts} attempt(s) failed, last: ${this.lastFailure()}`,
       });
       return;
     }
@@ -79,6 +99,14 @@ export class QueryTask {
     const timeout = Math.min(this.ctx.tuning.attemptTimeoutMs, remaining);
     if (this.useTcp || upstream.streamOnly) this.tcp(upstream, timeout);
     else this.udp(upstream, timeout);
+  }
+
+  /** What the last failed exchange reported, in words. */
+  private lastFailure(): string {
+    const upstream = this.upstream;
+    if (upstream === null) return "no upstream tried";
+    const proto = this.overTcp ? "tcp" : "udp";
+    return `${upstream.key}/${proto}: ${this.lastError ?? timeoutReason(proto, this.timeoutMs)}`;
   }
 
   /** The next upstream in policy order that is not down; when all are down, the next one anyway. */
@@ -100,73 +128,81 @@ export class QueryTask {
     return u;
   }
 
+  /** A new current exchange: its token. */
+  private begin(upstream: Upstream, overTcp: boolean, timeout: number): number {
+    this.upstream = upstream;
+    this.overTcp = overTcp;
+    this.started = this.ctx.deps.now();
+    this.timeoutMs = timeout;
+    return ++this.seq;
+  }
+
   private udp(upstream: Upstream, timeout: number): void {
-    const started = this.ctx.deps.now();
-    this.current = upstream.udp(
-      this.message,
-      timeout,
-      this.sink(upstream, "udp", started, (reply) => {
-        if ((reply.readUInt16BE(2) & FLAG_TC) === 0) return false;
-        // Truncated: the same upstream over TCP, within this attempt's deadline.
-        const left = Math.min(this.ctx.tuning.attemptTimeoutMs, this.deadline - this.ctx.deps.now());
-        if (left <= 0) return false;
-        this.tcp(upstream, left);
-        return true;
-      }),
-    );
+    const token = this.begin(upstream, false, timeout);
+    this.current = upstream.udp(this.message, timeout, this, token);
   }
 
   private tcp(upstream: Upstream, timeout: number): void {
-    const started = this.ctx.deps.now();
-    this.tried ??= new Set();
-    const { handle, conn } = upstream.pool.exchange(
-      this.message,
-      this.sink(upstream, "tcp", started, () => false),
-      timeout,
-      this.tried,
-    );
-    this.tried.add(conn);
-    this.current = handle;
+    const token = this.begin(upstream, true, timeout);
+    const exchange = upstream.pool.exchange(this.message, this, timeout, this.tried, token);
+    this.tried ??= new Array<TcpConnection>(this.maxAttempts);
+    if (this.triedCount < this.tried.length) this.tried[this.triedCount++] = exchange.conn;
+    else this.tried.push(exchange.conn);
+    this.current = exchange;
   }
 
-  /** `redirect` may take over a reply (TC=1); it returns true when it did. */
-  private sink(
-    upstream: Upstream,
-    proto: "udp" | "tcp",
-    started: number,
-    redirect: (reply: Buffer) => boolean,
-  ): ExchangeSink {
-    const seq = ++this.seq;
-    const observer = this.ctx.deps.observer;
-    const seconds = () => (this.ctx.deps.now() - started) / 1000;
-    return {
-      reply: (reply) => {
-        if (seq !== this.seq || this.done) return;
-        this.current = null;
-        observer.upstreamResult(upstream.key, proto, rcodeName(reply[3]! & 0xf), seconds());
-        upstream.health.success();
-        if (redirect(reply)) return;
-        reply[0] = this.message[0]!;
-        reply[1] = this.message[1]!;
-        this.message.copy(reply, HEADER_LENGTH, HEADER_LENGTH, this.qnameEnd);
-        this.finish({ kind: "reply", reply, upstream: upstream.key });
-      },
-      fail: (kind: FailKind, reason: string) => {
-        if (seq !== this.seq || this.done) return;
-        this.current = null;
-        observer.upstreamResult(upstream.key, proto, kind, seconds(), reason);
-        upstream.health.failure();
-        this.lastFailure = `${upstream.key}/${proto}: ${reason}`;
-        this.attempt();
-      },
-    };
+  private seconds(): number {
+    return (this.ctx.deps.now() - this.started) / 1000;
+  }
+
+  /** ExchangeSink: the current exchange's reply. */
+  reply(reply: Buffer, token: number): void {
+    if (token !== this.seq || this.done) return;
+    const upstream = this.upstream!;
+    this.current = null;
+    this.ctx.deps.observer.upstreamResult(
+      upstream.key,
+      this.overTcp ? "tcp" : "udp",
+      rcodeName(reply[3]! & 0xf),
+      this.seconds(),
+    );
+    upstream.health.success();
+    if (!this.overTcp && (reply.readUInt16BE(2) & FLAG_TC) !== 0) {
+      // Truncated: the same upstream over TCP, within this attempt's deadline.
+      const left = Math.min(this.ctx.tuning.attemptTimeoutMs, this.deadline - this.ctx.deps.now());
+      if (left > 0) {
+        this.tcp(upstream, left);
+        return;
+      }
+    }
+    reply[0] = this.message[0]!;
+    reply[1] = this.message[1]!;
+    this.message.copy(reply, HEADER_LENGTH, HEADER_LENGTH, this.qnameEnd);
+    this.finish({ kind: "reply", reply, upstream: upstream.key });
+  }
+
+  /** ExchangeSink: the current exchange failed; try the next upstream. */
+  fail(kind: FailKind, reason: string, token: number): void {
+    if (token !== this.seq || this.done) return;
+    const upstream = this.upstream!;
+    this.current = null;
+    this.ctx.deps.observer.upstreamResult(
+      upstream.key,
+      this.overTcp ? "tcp" : "udp",
+      kind,
+      this.seconds(),
+      reason,
+    );
+    upstream.health.failure();
+    this.lastError = kind === "timeout" ? null : reason;
+    this.attempt();
   }
 
   private finish(outcome: ForwardOutcome): void {
     this.done = true;
     this.ctx.finished(this);
     try {
-      this.callback(outcome);
+      this.callback(outcome, this.context);
     } catch (err) {
       this.ctx.deps.warn("forward callback threw", { error: String(err) });
     }

@@ -10,7 +10,8 @@ export type ForwardOutcome =
   /** max_concurrent exceeded: answer REFUSED. */
   | { kind: "refused" };
 
-export type ForwardCallback = (outcome: ForwardOutcome) => void;
+/** `context` is what the caller passed to Forwarder.query (so it needs no closure per query). */
+export type ForwardCallback = (outcome: ForwardOutcome, context: unknown) => void;
 
 /** What the forwarder reports; the metrics module implements it. */
 export interface ForwardObserver {

@@ -6,7 +6,7 @@ import { createSocket, type RemoteInfo } from "node:dgram";
 import { isIPv6 } from "node:net";
 import type { TimerWheel } from "../clock/index.ts";
 import { FLAG_QR, HEADER_LENGTH, replyMatchesQuery } from "../dns/index.ts";
-import type { ExchangeHandle, ExchangeSink } from "./exchange.ts";
+import { type ExchangeHandle, type ExchangeSink, timeoutReason } from "./exchange.ts";
 
 export function udpExchange(
   host: string,
@@ -16,6 +16,7 @@ export function udpExchange(
   timeoutMs: number,
   wheel: TimerWheel,
   sink: ExchangeSink,
+  token = 0,
 ): ExchangeHandle {
   const v6 = isIPv6(host);
   const socket = createSocket({ type: v6 ? "udp6" : "udp4" });
@@ -26,7 +27,7 @@ export function udpExchange(
   const timer = wheel.schedule(timeoutMs, () => {
     if (done) return;
     finish();
-    sink.fail("timeout", `no UDP reply within ${timeoutMs} ms`);
+    sink.fail("timeout", timeoutReason("udp", timeoutMs), token);
   });
 
   const finish = (): void => {
@@ -44,14 +45,14 @@ export function udpExchange(
     if (msg.length < HEADER_LENGTH || ((msg[0]! << 8) | msg[1]!) !== id) return;
     if ((((msg[2]! << 8) | msg[3]!) & FLAG_QR) === 0 || !replyMatchesQuery(msg, message)) return;
     finish();
-    sink.reply(msg);
+    sink.reply(msg, token);
   };
 
   socket.on("message", onMessage);
   const failed = (err: Error): void => {
     if (done) return;
     finish();
-    sink.fail("error", err.message);
+    sink.fail("error", err.message, token);
   };
   socket.on("error", failed);
   // dgram hands a failed connect (ENETUNREACH, EAFNOSUPPORT, ...) to this callback, not to 'error';

@@ -66,8 +66,8 @@ export class Upstream {
     );
   }
 
-  udp(message: Buffer, timeoutMs: number, sink: ExchangeSink): ExchangeHandle {
-    return udpExchange(this.host, this.port, message, randomId(), timeoutMs, this.deps.wheel, sink);
+  udp(message: Buffer, timeoutMs: number, sink: ExchangeSink, token = 0): ExchangeHandle {
+    return udpExchange(this.host, this.port, message, randomId(), timeoutMs, this.deps.wheel, sink, token);
   }
 
   state(): UpstreamState {

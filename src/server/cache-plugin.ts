@@ -23,15 +23,17 @@ const nullTransport: Transport = { proto: "tcp", server: "", send() {}, sendsQue
 /** Identical misses in flight: one downstream query, many waiters. */
 class Flight implements ReplyInterceptor {
   readonly key: number;
-  readonly waiters: Query[] = [];
+  readonly waiters: Query[];
   /** The entry being refreshed or found expired (its handle), or MISS. */
   readonly stale: number;
   private readonly plugin: CachePlugin;
 
-  constructor(plugin: CachePlugin, key: number, stale: number) {
+  /** `first` is the query that starts the flight (an array of exactly one: most flights keep one). */
+  constructor(plugin: CachePlugin, key: number, stale: number, first: Query) {
     this.plugin = plugin;
     this.key = key;
     this.stale = stale;
+    this.waiters = [first];
   }
 
   complete(query: Query, reply: Buffer): void {
@@ -124,8 +126,7 @@ export class CachePlugin implements Handler {
       existing.waiters.push(query);
       return;
     }
-    const flight = new Flight(this, query.key, entry);
-    flight.waiters.push(query);
+    const flight = new Flight(this, query.key, entry, query);
     this.flights.set(query.key, flight);
     query.interceptor = flight;
     next(query);
@@ -197,8 +198,7 @@ export class CachePlugin implements Handler {
     const background = new Query(nullTransport, query.remoteAddress, query.remotePort, query.family);
     if (parseQuery(Buffer.from(query.buf), background) !== 0) return;
     background.startedAt = this.now();
-    const flight = new Flight(this, background.key, entry);
-    flight.waiters.push(background);
+    const flight = new Flight(this, background.key, entry, background);
     this.flights.set(background.key, flight);
     background.interceptor = flight;
     next(background);
