@@ -25,6 +25,7 @@ import { copySections, type Rr } from "./wire.ts";
 import { type Zone, Zones } from "./zones.ts";
 
 export { type AutopathCandidate, autopathReply, candidateAccepted } from "./autopath.ts";
+export { ipFamily, ipv4Bytes, ipv6Bytes } from "./ip.ts";
 
 export interface ClusterDeps {
   now(): number;

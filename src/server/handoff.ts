@@ -3,7 +3,8 @@
 
 import dgram from "node:dgram";
 import { readdir, readFile, readlink, writeFile } from "node:fs/promises";
-import { isIPv4, isIPv6 } from "node:net";
+import { isIPv6 } from "node:net";
+import { ipFamily, ipv4Bytes, ipv6Bytes } from "../cluster/index.ts";
 import { buildQuery, nameToWire, TYPE } from "../dns/index.ts";
 
 export interface Address {
@@ -82,37 +83,11 @@ export async function otherSocketBound(
 
 /** HOST:PORT as /proc/net/udp{,6} prints a local address (32-bit words in host order: little-endian). */
 export function procAddress(host: string, port: number): string | null {
-  const portHex = port.toString(16).toUpperCase().padStart(4, "0");
-  if (isIPv4(host)) {
-    const hex = host
-      .split(".")
-      .reverse()
-      .map((b) => Number(b).toString(16).padStart(2, "0"))
-      .join("");
-    return `${hex.toUpperCase()}:${portHex}`;
-  }
-  if (!isIPv6(host)) return null;
-  const bytes = ipv6Bytes(host);
-  if (bytes === null) return null;
-  let hex = "";
-  for (let w = 0; w < 4; w++)
-    for (let b = 3; b >= 0; b--) hex += bytes[w * 4 + b]!.toString(16).padStart(2, "0");
-  return `${hex.toUpperCase()}:${portHex}`;
-}
-
-function ipv6Bytes(host: string): number[] | null {
-  const [head, tail] = host.split("::") as [string, string | undefined];
-  const groups = (part: string | undefined) => (part === undefined || part === "" ? [] : part.split(":"));
-  const left = groups(head);
-  const right = groups(tail);
-  if (right.length > 0 && right.at(-1)!.includes(".")) return null; // an embedded IPv4 form: not ours
-  const zeros = tail === undefined ? 0 : 8 - left.length - right.length;
-  const all = [...left, ...Array(zeros).fill("0"), ...right];
-  if (all.length !== 8) return null;
-  return all.flatMap((g) => {
-    const v = Number.parseInt(g, 16);
-    return [v >> 8, v & 0xff];
-  });
+  const family = ipFamily(host);
+  if (family === 0) return null;
+  const bytes = family === 4 ? ipv4Bytes(host) : ipv6Bytes(host);
+  for (let w = 0; w < bytes.length; w += 4) bytes.subarray(w, w + 4).reverse();
+  return `${bytes.toString("hex").toUpperCase()}:${port.toString(16).toUpperCase().padStart(4, "0")}`;
 }
 
 function anyAnswer(address: Address, wire: Buffer, probes: number, timeoutMs: number): Promise<boolean> {
