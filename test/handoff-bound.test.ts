@@ -43,6 +43,11 @@ test("our own socket is not another's; a child process's socket on the address i
   await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
   assert.equal(await otherSocketBound([{ host, port }]), true, "the child's socket shares the address");
   assert.equal(
+    await otherSocketBound([{ host, port }], undefined, [child.pid!]),
+    false,
+    "a sibling worker's socket (its pid given) is not a successor's",
+  );
+  assert.equal(
     await otherSocketBound([{ host, port: port === 65535 ? 1 : port + 1 }]),
     false,
     "another port",

@@ -176,8 +176,9 @@ export class Daemon {
    * period; as soon as a successor answers on every address we hand over to it (no query lost);
    * otherwise, at the end, stop taking queries and answer those in flight.
    * Returns whether a successor took over (then the interface and rules are its: keep them).
+   * `siblingPids`: the other workers of this instance, whose sockets are not a successor's.
    */
-  async shutdown(drainMs = 5000): Promise<{ handedOff: boolean }> {
+  async shutdown(drainMs = 5000, siblingPids: readonly number[] = []): Promise<{ handedOff: boolean }> {
     this.serving = false;
     const blocks = this.config?.blocks ?? [];
     const lameduckMs = Math.max(0, ...blocks.map((b) => b.health?.lameduckMs ?? 0));
@@ -196,7 +197,7 @@ export class Daemon {
       if (Date.now() >= deadline) {
         // Past lameduck: stop now unless another process has our addresses bound (the kernel says
         // so at once); a successor on a busy node may answer late, so it gets a while longer.
-        otherBound ??= await otherSocketBound(this.server.listening());
+        otherBound ??= await otherSocketBound(this.server.listening(), undefined, siblingPids);
         if (!otherBound || Date.now() >= started + SUCCESSOR_GRACE_MS) break;
         continue; // each successorServes round waits for answers itself
       }

@@ -28,10 +28,11 @@ export async function successorServes(
   return results.every(Boolean);
 }
 
-/** What `otherSocketBound` reads: /proc/net/udp{,6} and this process's socket inodes. */
+/** What `otherSocketBound` reads: /proc/net/udp{,6} and the socket inodes of our own processes. */
 export interface SocketTable {
   udpTables(): Promise<string[]>;
-  ownInodes(): Promise<Set<string>>;
+  /** Socket inodes of this process and of `pids` (sibling workers of the same instance). */
+  ownInodes(pids: readonly number[]): Promise<Set<string>>;
 }
 
 export const procSocketTable: SocketTable = {
@@ -42,30 +43,35 @@ export const procSocketTable: SocketTable = {
     if (tables.every((t) => t === "")) throw new Error("no /proc/net/udp");
     return tables;
   },
-  async ownInodes() {
+  async ownInodes(pids) {
     const inodes = new Set<string>();
-    for (const fd of await readdir("/proc/self/fd")) {
-      const target = await readlink(`/proc/self/fd/${fd}`).catch(() => "");
-      const m = /^socket:\[(\d+)\]$/.exec(target);
-      if (m !== null) inodes.add(m[1]!);
+    for (const pid of ["self", ...pids]) {
+      const dir = `/proc/${pid}/fd`;
+      for (const fd of await readdir(dir).catch(() => [])) {
+        const target = await readlink(`${dir}/${fd}`).catch(() => "");
+        const m = /^socket:\[(\d+)\]$/.exec(target);
+        if (m !== null) inodes.add(m[1]!);
+      }
     }
     return inodes;
   },
 };
 
 /**
- * Whether a UDP socket of another process is bound to one of `addresses` (a successor, or a sibling
- * worker): the kernel's own table, so it is known at once, however busy that process is. True when
- * the table cannot be read (the caller then probes as if there might be one).
+ * Whether a UDP socket of another process is bound to one of `addresses` (a successor), our own
+ * process and `siblingPids` (the other workers of this instance) aside: the kernel's own table, so it
+ * is known at once, however busy that process is. True when the table cannot be read (the caller
+ * then probes as if there might be one).
  */
 export async function otherSocketBound(
   addresses: Address[],
   table: SocketTable = procSocketTable,
+  siblingPids: readonly number[] = [],
 ): Promise<boolean> {
   let tables: string[];
   let own: Set<string>;
   try {
-    [tables, own] = await Promise.all([table.udpTables(), table.ownInodes()]);
+    [tables, own] = await Promise.all([table.udpTables(), table.ownInodes(siblingPids)]);
   } catch {
     return true;
   }

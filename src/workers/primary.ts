@@ -108,7 +108,9 @@ export class Supervisor {
   async shutdown(timeoutMs: number): Promise<{ handedOff: boolean }> {
     this.stopping = true;
     this.probe.stop();
-    for (const state of this.workers.values()) this.send(state.worker, { type: "nl:shutdown" });
+    // Every worker's pid: a worker's siblings keep our addresses bound, and are not a successor.
+    const workerPids = [...this.workers.values()].flatMap((w) => w.worker.process.pid ?? []);
+    for (const state of this.workers.values()) this.send(state.worker, { type: "nl:shutdown", workerPids });
     const deadline = Date.now() + timeoutMs;
     while ([...this.workers.values()].some((w) => !w.worker.isDead()) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));

@@ -32,7 +32,7 @@ export type ToWorker =
   /** Events of the primary's watch for the worker's subscription `id`, in order. */
   | { type: "nl:watch-events"; id: number; events: WireEvent[] }
   /** SIGTERM reached the primary: lameduck, hand over or stop, then exit. */
-  | { type: "nl:shutdown" };
+  | { type: "nl:shutdown"; workerPids: number[] };
 
 export type ToPrimary =
   | { type: "nl:metrics-res"; id: number; metrics: MetricsJson }

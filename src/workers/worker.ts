@@ -46,7 +46,7 @@ export function attachWorker(daemon: Daemon, metrics: Metrics, log: Logger, onSt
     } else if (message.type === "nl:shutdown" && !stopping) {
       stopping = true;
       onStop();
-      daemon.shutdown().then(
+      daemon.shutdown(undefined, message.workerPids).then(
         ({ handedOff }) => {
           send({ type: "nl:exiting", handedOff });
           process.exit(0);
