@@ -229,10 +229,9 @@ async function servePrimary(prepared: Prepared): Promise<void> {
   } catch (error) {
     fail(`cannot start: ${(error as Error).message}`);
   }
-  const sync = generator;
   const reload = reloader(
     flags.conf,
-    sync === null ? null : () => void sync.sync(),
+    generator === null ? null : () => void generator.sync(),
     parse,
     (next) => serving.apply(next),
     log,

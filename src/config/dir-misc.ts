@@ -111,7 +111,8 @@ export function buildLog(ctx: BuildContext, d: Directive): LogConfig {
   return { classes: classes.length === 0 ? ["all"] : classes, names, format, line: d.line };
 }
 
-function address(r: Reader, d: Directive, def: string): string {
+/** A directive's optional listen ADDRESS (default `def`), validated with the uniform message. */
+export function readListenAddress(r: Reader, d: Directive, def: string): string {
   r.count(d.args, 0, 1, d.line);
   const a = d.args[0];
   const out = parseListenAddress(a ? a.text : def);
@@ -123,18 +124,18 @@ function address(r: Reader, d: Directive, def: string): string {
 export function buildPrometheus(ctx: BuildContext, d: Directive): string {
   const r: Reader = new Reader(ctx, d, "prometheus [ADDRESS] (default localhost:9153)");
   r.noBlock();
-  return address(r, d, "localhost:9153");
+  return readListenAddress(r, d, "localhost:9153");
 }
 
 export function buildReady(ctx: BuildContext, d: Directive): string {
   const r: Reader = new Reader(ctx, d, "ready [ADDRESS] (default :8181)");
   r.noBlock();
-  return address(r, d, ":8181");
+  return readListenAddress(r, d, ":8181");
 }
 
 export function buildHealth(ctx: BuildContext, d: Directive): HealthConfig {
   const r: Reader = new Reader(ctx, d, "health [ADDRESS] [{ lameduck DURATION }] (default :8080)");
-  const addr = address(r, d, ":8080");
+  const addr = readListenAddress(r, d, ":8080");
   let lameduckMs = 0;
   for (const s of r.sub()) {
     if (s.name !== "lameduck") r.unknownSub(s, ["lameduck"]);

@@ -1,8 +1,7 @@
 // The config module's face: Corefile text -> validated, deeply frozen Config; resolv.conf reader.
 
-import { readFileSync } from "node:fs";
 import { buildConfig } from "./build.ts";
-import { parseSyntax } from "./parser.ts";
+import { fsRead, parseSyntax } from "./parser.ts";
 import type { Env } from "./tokenizer.ts";
 import type { Config } from "./types.ts";
 
@@ -27,8 +26,6 @@ export interface ParseOptions {
   /** Port of server block keys written without one (CoreDNS's -dns.port); default 53. */
   defaultPort?: number;
 }
-
-const fsRead = (p: string): string => readFileSync(p, "utf8");
 
 /** Parse and validate a Corefile; throws ConfigError (file:line: what and what is allowed). */
 export function parseCorefile(text: string, opts: ParseOptions): Config {

@@ -31,17 +31,13 @@ export interface SyntaxBlock {
 const syntaxError = (file: string, line: number, msg: string): ConfigError =>
   new ConfigError(file, line, msg, "CONFIG_SYNTAX");
 
-const fsRead = (path: string): string => readFileSync(path, "utf8");
+/** A file's text from the file system (imports, and resolv.conf files unless a test says otherwise). */
+export const fsRead = (path: string): string => readFileSync(path, "utf8");
 
-/** Corefile text -> server blocks, with `import` of snippets and files expanded (files via `readFile`). */
-export function parseSyntax(
-  text: string,
-  file: string,
-  env: Env = {},
-  readFile: (path: string) => string = fsRead,
-): SyntaxBlock[] {
+/** Corefile text -> server blocks, with `import` of snippets and files expanded. */
+export function parseSyntax(text: string, file: string, env: Env = {}): SyntaxBlock[] {
   const toks = tokenize(text, file, env);
-  const p = new Parser(toks, new Importer({ readFile, env }));
+  const p = new Parser(toks, new Importer({ readFile: fsRead, env }));
   return p.blocks();
 }
 

@@ -3,7 +3,7 @@
 
 import { createRequire } from "node:module";
 import type dnsPacket from "dns-packet";
-import { rcodeName } from "../dns/index.ts";
+import { canonicalName, rcodeName } from "../dns/index.ts";
 
 let decoder: typeof dnsPacket | undefined;
 const packets = () => (decoder ??= createRequire(import.meta.url)("dns-packet") as typeof dnsPacket);
@@ -18,8 +18,6 @@ export interface ReadReply {
   cname: [string, string] | null;
 }
 
-const dotted = (name: string): string => (name.endsWith(".") ? name : `${name}.`).toLowerCase();
-
 function rdata(record: dnsPacket.Answer): string {
   const data = (record as { data?: unknown }).data;
   switch (record.type) {
@@ -27,14 +25,14 @@ function rdata(record: dnsPacket.Answer): string {
     case "PTR":
     case "NS":
     case "DNAME":
-      return dotted(String(data));
+      return canonicalName(String(data));
     case "SRV": {
       const d = data as dnsPacket.SrvData;
-      return `${d.priority ?? 0} ${d.weight ?? 0} ${d.port} ${dotted(d.target)}`;
+      return `${d.priority ?? 0} ${d.weight ?? 0} ${d.port} ${canonicalName(d.target)}`;
     }
     case "MX": {
       const d = data as { preference: number; exchange: string };
-      return `${d.preference} ${dotted(d.exchange)}`;
+      return `${d.preference} ${canonicalName(d.exchange)}`;
     }
     case "TXT":
       return ([] as unknown[])
@@ -43,7 +41,7 @@ function rdata(record: dnsPacket.Answer): string {
         .join(" ");
     case "SOA": {
       const d = data as dnsPacket.SoaData;
-      return `${dotted(d.mname)} ${dotted(d.rname)} ${d.serial} ${d.refresh} ${d.retry} ${d.expire} ${d.minimum}`;
+      return `${canonicalName(d.mname)} ${canonicalName(d.rname)} ${d.serial} ${d.refresh} ${d.retry} ${d.expire} ${d.minimum}`;
     }
     default:
       return Buffer.isBuffer(data) ? `\\# ${data.length} ${data.toString("hex")}` : String(data);
@@ -64,8 +62,8 @@ export function readReply(reply: Buffer): ReadReply {
   const first = answers[0];
   return {
     rcode,
-    answers: answers.map((a) => `${dotted(a.name)} ${a.ttl ?? 0} ${a.type} ${rdata(a)}`),
+    answers: answers.map((a) => `${canonicalName(a.name)} ${a.ttl ?? 0} ${a.type} ${rdata(a)}`),
     ttl: ttls.length > 0 ? Math.min(...ttls) : null,
-    cname: first?.type === "CNAME" ? [dotted(first.name), dotted(String(first.data))] : null,
+    cname: first?.type === "CNAME" ? [canonicalName(first.name), canonicalName(String(first.data))] : null,
   };
 }

@@ -4,6 +4,7 @@
 
 import { buildQuery, PARSE_OK, parseQuery, QueryView, rcodeName, typeName } from "../dns/index.ts";
 import type { LoopHandler } from "../loop/index.ts";
+import { matchZone } from "../plugins/zones.ts";
 import type { CachePlugin, ForwardPlugin, Handler, KubernetesPlugin, Route } from "../server/index.ts";
 import { readReply } from "./answers.ts";
 import type { ExplainStep } from "./types.ts";
@@ -79,7 +80,7 @@ function downstream(route: Route, view: QueryView, step: ExplainStep): ExplainSt
   }
   if (forward?.forwarder.handles(view.buf, 12, view.qnameEnd)) {
     const zones = route.block.kubernetes?.zones ?? [];
-    const inIndex = zones.some((z) => z === "." || step.name === z || step.name.endsWith(`.${z}`));
+    const inIndex = matchZone(zones, step.name) !== null;
     const why =
       kubernetes === undefined || !inIndex
         ? ""

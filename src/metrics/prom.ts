@@ -17,6 +17,11 @@ export function aggregate(metrics: Prom.MetricObjectWithValues<Prom.MetricValue<
   return AggregatorRegistry.aggregate(metrics);
 }
 
+/** The registry's metric NAME, made by `create` on first use (a handler rebuilt on reload reuses it). */
+export function registered<M>(registry: Prom.Registry, name: string, create: () => M): M {
+  return (registry.getSingleMetric(name) as M | undefined) ?? create();
+}
+
 export type Registry = Prom.Registry;
 export type Counter<T extends string = string> = Prom.Counter<T>;
 export type Gauge<T extends string = string> = Prom.Gauge<T>;

@@ -8,6 +8,14 @@ import type { Logger } from "../log/index.ts";
 import type { Metrics } from "../metrics/index.ts";
 import type { Handler, PluginName } from "../server/index.ts";
 
+/** A block's table directives: name -> the config of each occurrence, in order. */
+export type BlockPlugins = ServerBlock["plugins"];
+
+/** The config of a directive's first occurrence in a block, or undefined when the block lacks it. */
+export function pluginConfig<C>(plugins: BlockPlugins, name: string): C | undefined {
+  return plugins[name]?.[0] as C | undefined;
+}
+
 /** What a handler factory gets: its block and the daemon's shared services. */
 export interface PluginEnv {
   block: ServerBlock;

@@ -1,12 +1,11 @@
 // The `dns64` plugin: its table entry and CoreDNS's metric coredns_dns64_requests_translated_total.
 // The handler (and dns-packet behind it) is imported only when a Corefile uses dns64.
 
-import { Counter } from "../../metrics/prom.ts";
+import { Counter, registered } from "../../metrics/prom.ts";
 import { definePlugin } from "../types.ts";
 import { type Dns64Config, parseDns64 } from "./parse.ts";
 
-export { DEFAULT_DNS64_PREFIX, type Dns64Config, parseDns64 } from "./parse.ts";
-export { reverseTarget, synthesize } from "./translate.ts";
+export { synthesize } from "./translate.ts";
 
 export const dns64Plugin = definePlugin<Dns64Config>({
   name: "dns64",
@@ -16,16 +15,18 @@ export const dns64Plugin = definePlugin<Dns64Config>({
     const { Dns64Plugin } = await import("./handler.ts");
     return ([config], env) => {
       const registry = env.metrics.registry;
-      const translated =
-        (registry.getSingleMetric("coredns_dns64_requests_translated_total") as
-          | Counter<"server">
-          | undefined) ??
-        new Counter({
-          name: "coredns_dns64_requests_translated_total",
-          help: "Counter of DNS requests translated by dns64.",
-          labelNames: ["server"],
-          registers: [registry],
-        });
+      const name = "coredns_dns64_requests_translated_total";
+      const translated = registered(
+        registry,
+        name,
+        () =>
+          new Counter({
+            name,
+            help: "Counter of DNS requests translated by dns64.",
+            labelNames: ["server"],
+            registers: [registry],
+          }),
+      );
       const counter = translated.labels(env.server);
       return new Dns64Plugin(config!, () => counter.inc());
     };

@@ -2,8 +2,8 @@
 // `nodelocaldns cache show|flush` call, default 127.0.0.1:9254 (loopback only unless told). The
 // endpoint itself lives in src/explain/; this is the directive.
 
-import { type BuildContext, type Directive, parseListenAddress, Reader } from "../../config/for-plugins.ts";
-import { definePlugin } from "../types.ts";
+import { type BuildContext, type Directive, Reader, readListenAddress } from "../../config/for-plugins.ts";
+import { type BlockPlugins, definePlugin, pluginConfig } from "../types.ts";
 
 export interface ExplainConfig {
   /** host:port to listen on. */
@@ -18,17 +18,13 @@ const USAGE = `explain [ADDRESS] (default ${EXPLAIN_DEFAULT_ADDRESS})`;
 export function parseExplain(ctx: BuildContext, d: Directive): ExplainConfig {
   const r = new Reader(ctx, d, USAGE);
   r.noBlock();
-  r.count(d.args, 0, 1, d.line);
-  const a = d.args[0];
-  const address = parseListenAddress(a?.text ?? EXPLAIN_DEFAULT_ADDRESS);
-  if (address.startsWith("!")) r.fail(a!.line, `address "${a!.text}": ${address.slice(1)}`);
+  const address = readListenAddress(r, d, EXPLAIN_DEFAULT_ADDRESS);
   return { address, line: d.line };
 }
 
 /** The explain address a block asks for, or null. */
-export function explainAddressOf(plugins: Readonly<Record<string, readonly unknown[]>>): string | null {
-  const config = plugins.explain?.[0] as ExplainConfig | undefined;
-  return config?.address ?? null;
+export function explainAddressOf(plugins: BlockPlugins): string | null {
+  return pluginConfig<ExplainConfig>(plugins, "explain")?.address ?? null;
 }
 
 export const explainPlugin = definePlugin<ExplainConfig>({

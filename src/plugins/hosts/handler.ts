@@ -60,21 +60,20 @@ export class HostsPlugin implements Handler {
   }
 
   handle(query: Query, next: Next): void {
-    const inZone = this.matches(query, this.zoneWires);
     if (query.qtype === TYPE.PTR) {
       // PTR names need not be within the plugin's zones (CoreDNS).
-      const names = this.reverseLookup(questionName(query));
+      const owner = questionName(query);
+      const names = this.reverseLookup(owner);
       if (names.length === 0) {
         next(query);
         return;
       }
-      const owner = questionName(query);
       answer(query, "hosts", RCODE.NOERROR, {
         answer: names.map((n) => record(owner, "PTR", this.config.ttl, n.slice(0, -1))),
       });
       return;
     }
-    if (!inZone) {
+    if (!this.matches(query, this.zoneWires)) {
       next(query);
       return;
     }

@@ -1,29 +1,33 @@
 // The `hosts` plugin: its table entry (parse + handler), metrics as CoreDNS names them. The handler
 // (and dns-packet behind it) is imported only when a Corefile uses hosts.
 
-import { Gauge } from "../../metrics/prom.ts";
+import { Gauge, registered } from "../../metrics/prom.ts";
 import { definePlugin, type PluginEnv } from "../types.ts";
 import { type HostsConfig, parseHosts } from "./parse.ts";
 
-export { HOSTS_DEFAULTS, type HostsConfig, parseHosts } from "./parse.ts";
-
 function hostsMetrics(env: PluginEnv) {
   const registry = env.metrics.registry;
-  const entries =
-    (registry.getSingleMetric("coredns_hosts_entries") as Gauge<"hostsfile"> | undefined) ??
-    new Gauge({
-      name: "coredns_hosts_entries",
-      help: "The combined number of entries in hosts and Corefile.",
-      labelNames: ["hostsfile"],
-      registers: [registry],
-    });
-  const reloaded =
-    (registry.getSingleMetric("coredns_hosts_reload_timestamp_seconds") as Gauge | undefined) ??
-    new Gauge({
-      name: "coredns_hosts_reload_timestamp_seconds",
-      help: "The timestamp of the last reload of hosts file.",
-      registers: [registry],
-    });
+  const entries = registered(
+    registry,
+    "coredns_hosts_entries",
+    () =>
+      new Gauge({
+        name: "coredns_hosts_entries",
+        help: "The combined number of entries in hosts and Corefile.",
+        labelNames: ["hostsfile"],
+        registers: [registry],
+      }),
+  );
+  const reloaded = registered(
+    registry,
+    "coredns_hosts_reload_timestamp_seconds",
+    () =>
+      new Gauge({
+        name: "coredns_hosts_reload_timestamp_seconds",
+        help: "The timestamp of the last reload of hosts file.",
+        registers: [registry],
+      }),
+  );
   return { entries, reloaded };
 }
 

@@ -2,8 +2,8 @@
 // Go's pprof has no Node equivalent; the nearest useful thing is a V8 CPU profile and heap snapshot
 // (see profiler.ts). `block` (Go's blocking profile) is accepted and has no effect.
 
-import { type BuildContext, type Directive, parseListenAddress, Reader } from "../../config/for-plugins.ts";
-import { definePlugin } from "../types.ts";
+import { type BuildContext, type Directive, Reader, readListenAddress } from "../../config/for-plugins.ts";
+import { type BlockPlugins, definePlugin, pluginConfig } from "../types.ts";
 
 export { startPprofServer } from "./profiler.ts";
 
@@ -18,10 +18,7 @@ const USAGE = "pprof [ADDRESS] { block [RATE] }";
 
 export function parsePprof(ctx: BuildContext, d: Directive): PprofConfig {
   const r = new Reader(ctx, d, USAGE);
-  r.count(d.args, 0, 1, d.line);
-  const a = d.args[0];
-  const address = parseListenAddress(a?.text ?? DEFAULT_PPROF_ADDRESS);
-  if (address.startsWith("!")) r.fail(a!.line, `address "${a!.text}": ${address.slice(1)}`);
+  const address = readListenAddress(r, d, DEFAULT_PPROF_ADDRESS);
   for (const s of r.sub()) {
     if (s.name !== "block") r.unknownSub(s, ["block"]);
     r.noBlock(s, "block [RATE]");
@@ -32,9 +29,8 @@ export function parsePprof(ctx: BuildContext, d: Directive): PprofConfig {
 }
 
 /** The pprof address a block asks for, or null. */
-export function pprofAddressOf(plugins: Readonly<Record<string, readonly unknown[]>>): string | null {
-  const config = plugins.pprof?.[0] as PprofConfig | undefined;
-  return config?.address ?? null;
+export function pprofAddressOf(plugins: BlockPlugins): string | null {
+  return pluginConfig<PprofConfig>(plugins, "pprof")?.address ?? null;
 }
 
 export const pprofPlugin = definePlugin<PprofConfig>({

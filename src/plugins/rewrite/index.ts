@@ -4,8 +4,6 @@
 import { definePlugin } from "../types.ts";
 import { parseRewrite, type RewriteRule } from "./parse.ts";
 
-export { type AnswerRule, type NameMatch, parseRewrite, type RewriteRule } from "./parse.ts";
-
 export const rewritePlugin = definePlugin<RewriteRule>({
   name: "rewrite",
   repeatable: true,

@@ -3,6 +3,7 @@
 // A rule may also be written as `rewrite [continue|stop] { ... }`, its block's words read in order.
 
 import { type BuildContext, type Directive, normalizeName, Reader } from "../../config/for-plugins.ts";
+import { canonicalName } from "../../dns/index.ts";
 import { classCode, typeCode } from "../codes.ts";
 import { compileGoRegexp, groupCount } from "../regexp.ts";
 
@@ -92,12 +93,12 @@ function parseNameRule(args: string[], fail: (msg: string) => never): NameParts 
     match = m as NameMatch;
     if (match === "regex") {
       from = args[1]!;
-      to = normalizeTo(args[2]!);
+      to = canonicalName(args[2]!);
       checkPattern(from, to, fail);
     } else {
       // plugin.Name(...).Normalize(): lowercase, trailing dot (prefix and substring keep it too).
-      from = normalizeTo(args[1]!);
-      to = normalizeTo(args[2]!);
+      from = canonicalName(args[1]!);
+      to = canonicalName(args[2]!);
     }
   }
   const { auto, answers } =
@@ -107,11 +108,6 @@ function parseNameRule(args: string[], fail: (msg: string) => never): NameParts 
 
 function name(text: string, fail: (msg: string) => never): string {
   return normalizeName(text) ?? fail(`"${text}" is not a valid domain name`);
-}
-
-function normalizeTo(text: string): string {
-  const lower = text.toLowerCase();
-  return lower.endsWith(".") ? lower : `${lower}.`;
 }
 
 function checkPattern(from: string, to: string, fail: (msg: string) => never): void {
@@ -145,7 +141,7 @@ function parseAnswers(
       fail(`invalid type "${kind}" for an answer rule; allowed: auto, name, value`);
     if (args.length - i < 2) fail(`answer ${kind} needs 2 arguments: FROM TO`);
     const from = args[i]!;
-    const to = normalizeTo(args[i + 1]!);
+    const to = canonicalName(args[i + 1]!);
     checkPattern(from, to, fail);
     answers.push({ field: kind as "name" | "value", from, to });
     if (kind === "name") explicitNames++;

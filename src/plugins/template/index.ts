@@ -2,21 +2,17 @@
 // its metrics as CoreDNS names them. Parsing compiles the Go templates (a bad one stops start-up with
 // its line); the handler, its RR reader and dns-packet are imported only when a Corefile uses template.
 
-import { Counter } from "../../metrics/prom.ts";
+import { Counter, registered } from "../../metrics/prom.ts";
 import type { PluginEnv } from "../types.ts";
 import { definePlugin } from "../types.ts";
 import type { TemplateCounters } from "./handler.ts";
 import { parseTemplate, type TemplateConfig } from "./parse.ts";
 
-export { GoTemplate, TemplateError } from "./gotemplate.ts";
-export { parseTemplate, type TemplateConfig } from "./parse.ts";
+export { GoTemplate } from "./gotemplate.ts";
 
 function counter<L extends string>(env: PluginEnv, name: string, help: string, labelNames: L[]): Counter<L> {
   const registry = env.metrics.registry;
-  return (
-    (registry.getSingleMetric(name) as Counter<L> | undefined) ??
-    new Counter({ name, help, labelNames, registers: [registry] })
-  );
+  return registered(registry, name, () => new Counter({ name, help, labelNames, registers: [registry] }));
 }
 
 function templateCounters(env: PluginEnv): TemplateCounters {
