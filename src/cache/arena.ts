@@ -21,7 +21,6 @@ export const FLAG_USED = 1;
 export const FLAG_DO = 2;
 export const FLAG_CD = 4;
 export const FLAG_REFRESHING = 8;
-export const FLAG_VOLATILE = 16;
 
 /** Bytes a reply needs in the arena: its wire form and two bytes per TTL offset. */
 export function storedBytes(wireLength: number, ttlCount: number): number {
@@ -44,7 +43,6 @@ export class Arena {
   readonly windowHits: Uint32Array;
   readonly wireLength: Uint16Array;
   readonly qnameEnd: Uint16Array;
-  readonly questionEnd: Uint16Array;
   readonly ttlCount: Uint16Array;
   readonly rcode: Uint8Array;
   readonly flags: Uint8Array;
@@ -77,7 +75,6 @@ export class Arena {
     this.windowHits = new Uint32Array(n);
     this.wireLength = new Uint16Array(n);
     this.qnameEnd = new Uint16Array(n);
-    this.questionEnd = new Uint16Array(n);
     this.ttlCount = new Uint16Array(n);
     this.rcode = new Uint8Array(n);
     this.flags = new Uint8Array(n);

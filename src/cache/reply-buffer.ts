@@ -3,10 +3,11 @@
 // A socket that cannot send at once queues the request and keeps a reference to the buffer; the
 // caller then retires it and later hits use a new one (the old one is freed once that send is done).
 
+import { OPT_RECORD_LENGTH } from "../dns/index.ts";
 import { LARGE_SLOT_BYTES } from "./arena.ts";
 
 /** The largest stored reply plus our OPT record. */
-export const MAX_RENDERED = LARGE_SLOT_BYTES + 11;
+export const MAX_RENDERED = LARGE_SLOT_BYTES + OPT_RECORD_LENGTH;
 
 export class ReplyBuffer {
   private buffer = Buffer.allocUnsafeSlow(MAX_RENDERED);

@@ -5,12 +5,11 @@
 import type { Now } from "../clock/index.ts";
 import type { CacheConfig } from "../config/types.ts";
 import {
-  equalsIgnoreCase,
-  HEADER_LENGTH,
   type QueryView,
   qnameEndOf,
   renderInto,
   type StoredReply,
+  sameQuestion,
   scanReply,
   toStored,
 } from "../dns/index.ts";
@@ -137,7 +136,6 @@ export class CacheCore {
     arena.rcode[slot] = scan.rcode;
     arena.flags[slot] = FLAG_USED | (view.dnssecOk ? FLAG_DO : 0) | (view.checkingDisabled ? FLAG_CD : 0);
     arena.wireLength[slot] = wireLength;
-    arena.questionEnd[slot] = scan.questionEnd;
     arena.qnameEnd[slot] = qnameEndOf(reply, scan.questionEnd);
     arena.ttlCount[slot] = ttlCount;
     this.index.set(view.key, handle);
@@ -272,19 +270,6 @@ export class CacheCore {
     const flags = arena.flags[slot]!;
     if (((flags & FLAG_DO) !== 0) !== view.dnssecOk || ((flags & FLAG_CD) !== 0) !== view.checkingDisabled)
       return false;
-    const qnameEnd = arena.qnameEnd[slot]!;
-    if (qnameEnd !== view.qnameEnd) return false;
-    const buf = arena.bytesOf(slot);
-    const start = arena.startOf(slot);
-    const q = view.buf;
-    if (!equalsIgnoreCase(q, HEADER_LENGTH, buf, start + HEADER_LENGTH, qnameEnd - HEADER_LENGTH))
-      return false;
-    const at = start + qnameEnd;
-    return (
-      q[qnameEnd] === buf[at] &&
-      q[qnameEnd + 1] === buf[at + 1] &&
-      q[qnameEnd + 2] === buf[at + 2] &&
-      q[qnameEnd + 3] === buf[at + 3]
-    );
+    return sameQuestion(view, arena.bytesOf(slot), arena.qnameEnd[slot]!, arena.startOf(slot));
   }
 }

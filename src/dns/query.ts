@@ -137,18 +137,21 @@ export function parseQuery(buf: Buffer, view: QueryView): ParseResult {
   return ednsVersion === 0 ? PARSE_OK : PARSE_BADVERS;
 }
 
-/** Whether a query's question (name case-insensitively, type and class exactly) matches a stored one. */
-export function sameQuestion(view: QueryView, stored: Buffer, storedQuestionEnd: number): boolean {
-  const length = view.questionEnd - HEADER_LENGTH;
-  if (storedQuestionEnd - HEADER_LENGTH !== length) return false;
-  const nameLength = view.qnameEnd - HEADER_LENGTH;
-  if (!equalsIgnoreCase(view.buf, HEADER_LENGTH, stored, HEADER_LENGTH, nameLength)) return false;
-  const a = view.buf;
+/**
+ * Whether a query's question (name case-insensitively, type and class exactly) matches a stored one
+ * whose message starts at `start` in `stored` and whose question name ends at `storedQnameEnd`
+ * (an offset from that start).
+ */
+export function sameQuestion(view: QueryView, stored: Buffer, storedQnameEnd: number, start = 0): boolean {
   const q = view.qnameEnd;
+  if (storedQnameEnd !== q) return false;
+  const a = view.buf;
+  if (!equalsIgnoreCase(a, HEADER_LENGTH, stored, start + HEADER_LENGTH, q - HEADER_LENGTH)) return false;
+  const at = start + q;
   return (
-    a[q] === stored[q] &&
-    a[q + 1] === stored[q + 1] &&
-    a[q + 2] === stored[q + 2] &&
-    a[q + 3] === stored[q + 3]
+    a[q] === stored[at] &&
+    a[q + 1] === stored[at + 1] &&
+    a[q + 2] === stored[at + 2] &&
+    a[q + 3] === stored[at + 3]
   );
 }

@@ -73,7 +73,7 @@ export function errorReply(view: QueryView, rcode: number, extraFlags = 0): Buff
 }
 
 /** The most bytes renderInto writes for a stored reply of `wireLength` bytes. */
-export function renderedSize(wireLength: number, view: QueryView): number {
+function renderedSize(wireLength: number, view: QueryView): number {
   return wireLength + (view.hasOpt ? OPT_RECORD_LENGTH : 0);
 }
 

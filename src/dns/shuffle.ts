@@ -1,21 +1,32 @@
 // CoreDNS loadbalance's round_robin on wire bytes, in place: in each section, CNAMEs first, then the
 // other records, then the A/AAAA records shuffled, then the MX records shuffled. Records move as
 // whole byte ranges; every compression pointer into a moved record (or sitting in one) is rewritten.
-// Scratch memory is allocated once: shuffling a reply allocates nothing.
+// Scratch memory is allocated once, on the first reply worth a look: shuffling allocates nothing.
 
 import { HEADER_LENGTH, TYPE } from "./constants.ts";
 
 const MAX_RECORDS = 2048;
 const MAX_POINTERS = 8192;
 
-const start = new Int32Array(MAX_RECORDS + 1);
-const delta = new Int32Array(MAX_RECORDS);
-const kind = new Uint8Array(MAX_RECORDS);
-const order = new Int32Array(MAX_RECORDS);
-const pointerAt = new Int32Array(MAX_POINTERS);
 const counts = new Int32Array(3);
 const seen = new Int32Array(4);
-const scratch = Buffer.allocUnsafe(65535);
+// Sized by allocate() on first use: a daemon without loadbalance never pays for them.
+let start = new Int32Array(0);
+let delta = new Int32Array(0);
+let kind = new Uint8Array(0);
+let order = new Int32Array(0);
+let pointerAt = new Int32Array(0);
+let scratch = Buffer.alloc(0);
+
+function allocate(): void {
+  if (scratch.length !== 0) return;
+  start = new Int32Array(MAX_RECORDS + 1);
+  delta = new Int32Array(MAX_RECORDS);
+  kind = new Uint8Array(MAX_RECORDS);
+  order = new Int32Array(MAX_RECORDS);
+  pointerAt = new Int32Array(MAX_POINTERS);
+  scratch = Buffer.allocUnsafe(65535);
+}
 
 const KIND_CNAME = 0;
 const KIND_REST = 1;
@@ -146,6 +157,7 @@ export function shuffleRecords(buf: Buffer, length: number): boolean {
   counts[2] = buf.readUInt16BE(10);
   const total = counts[0]! + counts[1]! + counts[2]!;
   if (total < 2 || total > MAX_RECORDS) return false;
+  allocate();
   pointers = 0;
   let offset = HEADER_LENGTH;
   for (let q = 0; q < qdcount; q++) {

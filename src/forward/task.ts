@@ -2,7 +2,7 @@
 // or the deadline passes. Exactly one outcome per task.
 
 import { FLAG_TC, HEADER_LENGTH, rcodeName } from "../dns/index.ts";
-import { type ExchangeHandle, type ExchangeSink, type FailKind, timeoutReason } from "./exchange.ts";
+import type { ExchangeHandle, ExchangeSink, FailKind } from "./exchange.ts";
 import type { Policy } from "./policy.ts";
 import type { TcpConnection } from "./tcp.ts";
 import type { ForwardCallback, ForwardDeps, ForwardOutcome, ForwardTuning } from "./types.ts";
@@ -21,7 +21,7 @@ const noUpstreams: readonly Upstream[] = [];
 /**
  * The task is the sink of its own exchanges (one at a time), so an attempt allocates no closures:
  * in an outage every task lives until its deadline, and whatever it allocates reaches V8's old
- * generation. Its last failure is kept as parts and put into words only when the task fails.
+ * generation. Its last failure is put into words only when the task fails.
  */
 export class QueryTask implements ExchangeSink {
   private readonly ctx: TaskContext;
@@ -41,13 +41,12 @@ export class QueryTask implements ExchangeSink {
   /** Bumped per exchange (its token) so a late report from an abandoned one is ignored. */
   private seq = 0;
   private current: ExchangeHandle | null = null;
-  /** The current (or last) exchange: its upstream, transport, start and timeout. */
+  /** The current (or last) exchange: its upstream, transport and start. */
   private upstream: Upstream | null = null;
   private overTcp = false;
   private started = 0;
-  private timeoutMs = 0;
-  /** The last failed exchange's error; null when it timed out (its reason follows from timeoutMs). */
-  private lastError: string | null = null;
+  /** The last failed exchange's reason, as the exchange reported it. */
+  private lastError = "";
   /** The connections this query used, for the pool to avoid: sized once (an attempt uses at most one). */
   private tried: TcpConnection[] | null = null;
   private triedCount = 0;
@@ -106,7 +105,7 @@ export class QueryTask implements ExchangeSink {
     const upstream = this.upstream;
     if (upstream === null) return "no upstream tried";
     const proto = this.overTcp ? "tcp" : "udp";
-    return `${upstream.key}/${proto}: ${this.lastError ?? timeoutReason(proto, this.timeoutMs)}`;
+    return `${upstream.key}/${proto}: ${this.lastError}`;
   }
 
   /** The next upstream in policy order that is not down; when all are down, the next one anyway. */
@@ -129,43 +128,50 @@ export class QueryTask implements ExchangeSink {
   }
 
   /** A new current exchange: its token. */
-  private begin(upstream: Upstream, overTcp: boolean, timeout: number): number {
+  private begin(upstream: Upstream, overTcp: boolean): number {
     this.upstream = upstream;
     this.overTcp = overTcp;
     this.started = this.ctx.deps.now();
-    this.timeoutMs = timeout;
     return ++this.seq;
   }
 
   private udp(upstream: Upstream, timeout: number): void {
-    const token = this.begin(upstream, false, timeout);
+    const token = this.begin(upstream, false);
     this.current = upstream.udp(this.message, timeout, this, token);
   }
 
   private tcp(upstream: Upstream, timeout: number): void {
-    const token = this.begin(upstream, true, timeout);
+    const token = this.begin(upstream, true);
     const exchange = upstream.pool.exchange(this.message, this, timeout, this.tried, token);
+    // At most one TCP exchange per attempt (a truncated UDP reply's retry takes the attempt's place).
     this.tried ??= new Array<TcpConnection>(this.maxAttempts);
-    if (this.triedCount < this.tried.length) this.tried[this.triedCount++] = exchange.conn;
-    else this.tried.push(exchange.conn);
+    this.tried[this.triedCount++] = exchange.conn;
     this.current = exchange;
   }
 
-  private seconds(): number {
-    return (this.ctx.deps.now() - this.started) / 1000;
+  /**
+   * The current exchange's outcome, if `token` is still current: it ends, and the observer hears
+   * `result` (an rcode name or a FailKind). Its upstream, or null for a stale report.
+   */
+  private settle(token: number, result: string, detail?: string): Upstream | null {
+    if (token !== this.seq || this.done) return null;
+    const upstream = this.upstream!;
+    this.current = null;
+    const seconds = (this.ctx.deps.now() - this.started) / 1000;
+    this.ctx.deps.observer.upstreamResult(
+      upstream.key,
+      this.overTcp ? "tcp" : "udp",
+      result,
+      seconds,
+      detail,
+    );
+    return upstream;
   }
 
   /** ExchangeSink: the current exchange's reply. */
   reply(reply: Buffer, token: number): void {
-    if (token !== this.seq || this.done) return;
-    const upstream = this.upstream!;
-    this.current = null;
-    this.ctx.deps.observer.upstreamResult(
-      upstream.key,
-      this.overTcp ? "tcp" : "udp",
-      rcodeName(reply[3]! & 0xf),
-      this.seconds(),
-    );
+    const upstream = this.settle(token, rcodeName(reply[3]! & 0xf));
+    if (upstream === null) return;
     upstream.health.success();
     if (!this.overTcp && (reply.readUInt16BE(2) & FLAG_TC) !== 0) {
       // Truncated: the same upstream over TCP, within this attempt's deadline.
@@ -183,18 +189,10 @@ export class QueryTask implements ExchangeSink {
 
   /** ExchangeSink: the current exchange failed; try the next upstream. */
   fail(kind: FailKind, reason: string, token: number): void {
-    if (token !== this.seq || this.done) return;
-    const upstream = this.upstream!;
-    this.current = null;
-    this.ctx.deps.observer.upstreamResult(
-      upstream.key,
-      this.overTcp ? "tcp" : "udp",
-      kind,
-      this.seconds(),
-      reason,
-    );
+    const upstream = this.settle(token, kind, reason);
+    if (upstream === null) return;
     upstream.health.failure();
-    this.lastError = kind === "timeout" ? null : reason;
+    this.lastError = reason;
     this.attempt();
   }
 

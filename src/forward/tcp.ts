@@ -138,7 +138,6 @@ export class TcpConnection {
     if (this.pending.get(entry.id) !== entry) return;
     this.pending.delete(entry.id);
     entry.timer.cancel();
-    entry.timer = noTimer;
     this.retireIfDone();
   }
 
@@ -161,7 +160,6 @@ export class TcpConnection {
     if ((frame[2]! & (FLAG_QR >> 8)) === 0 || !replyMatchesQuery(frame, entry.query)) return;
     this.pending.delete(entry.id);
     entry.timer.cancel();
-    entry.timer = noTimer;
     const now = this.now();
     this.lastReadAt = now;
     this.lastUsed = now;
@@ -195,7 +193,6 @@ export class TcpConnection {
     this.pending.clear();
     for (const entry of orphans) {
       entry.timer.cancel();
-      entry.timer = noTimer;
       entry.sink.fail("error", this.closeReason, entry.token);
     }
   }

@@ -108,7 +108,7 @@ export class CachePlugin implements Handler {
       if (!stale || cache.config.serveStale?.mode === "immediate") {
         (cache.kindOf(entry) === "success" ? this.counters.hitSuccess : this.counters.hitDenial).inc();
         query.plugin = "cache";
-        this.answer(query, entry, true);
+        this.answer(query, entry);
         if (stale) {
           this.counters.stale.inc();
           this.refresh(entry, query, next);
@@ -147,7 +147,7 @@ export class CachePlugin implements Handler {
       this.counters.stale.inc(flight.waiters.length);
       for (const waiter of flight.waiters) {
         waiter.plugin = "cache";
-        this.answer(waiter, stale, true);
+        this.answer(waiter, stale);
       }
       return;
     }
@@ -163,7 +163,7 @@ export class CachePlugin implements Handler {
       if (result === null) waiter.sendFinal(errorReply(waiter, RCODE.SERVFAIL));
       else if (result.uncached !== null)
         waiter.sendFinal(renderStored(result.uncached, waiter, 0, authoritative, waiter.limit));
-      else this.answer(waiter, result.handle, authoritative);
+      else this.answer(waiter, result.handle);
     }
   }
 
@@ -172,11 +172,10 @@ export class CachePlugin implements Handler {
    * its sends gets a copy of its own (the reply would wait there); if a send queues after all, the
    * reusable memory is given up and new memory used from then on.
    */
-  private answer(query: Query, entry: number, authoritative: boolean): void {
+  private answer(query: Query, entry: number): void {
     const transport = query.transport;
     const queuedBefore = transport.sendsQueued?.() ?? 1;
     const reply = this.cache.render(entry, query, query.limit);
-    if (!authoritative) reply[2]! &= ~(FLAG_AA >> 8);
     if (queuedBefore !== 0) {
       query.sendFinal(Buffer.from(reply));
       return;

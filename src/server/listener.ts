@@ -21,7 +21,7 @@ export interface TcpTimeouts {
 
 /** Idle TCP connections are closed after this long (CoreDNS: 10 s). */
 const TCP_IDLE_MS = 10_000;
-const NO_TIMEOUTS: TcpTimeouts = { readMs: 0, writeMs: 0, idleMs: 0 };
+export const NO_TIMEOUTS: TcpTimeouts = { readMs: 0, writeMs: 0, idleMs: 0 };
 const MAX_TCP_BUFFER = 65_537;
 /** A deep socket receive queue absorbs bursts (the kernel caps it at net.core.rmem_max). */
 const UDP_BUFFER_BYTES = 4 << 20;

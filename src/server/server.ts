@@ -11,7 +11,7 @@ import { composeChain, endOfChain, type Handler, type Next } from "./chain.ts";
 import type { ControlNames } from "./control.ts";
 import type { DispatchHooks } from "./dispatch.ts";
 import { enableTcpMigration } from "./handoff.ts";
-import { Listener, type TcpTimeouts } from "./listener.ts";
+import { Listener, NO_TIMEOUTS, type TcpTimeouts } from "./listener.ts";
 import { MetricsPlugin, type RepliedHook } from "./metrics-plugin.ts";
 import type { Query } from "./query.ts";
 import { queryLogger } from "./query-log.ts";
@@ -256,7 +256,7 @@ function tcpTimeoutsOf(blocks: readonly ServerBlock[]): TcpTimeouts {
     const config = block.plugins.timeouts?.[0] as TcpTimeouts | undefined;
     if (config !== undefined) return config;
   }
-  return { readMs: 0, writeMs: 0, idleMs: 0 };
+  return NO_TIMEOUTS;
 }
 
 /** A block's `server` label for per-block metrics (cache, template): its first bind address and port. */
