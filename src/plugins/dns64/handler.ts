@@ -6,6 +6,7 @@
 
 import * as packet from "dns-packet";
 import { errorReply, FLAG_TC, nameToWire, PARSE_OK, parseQuery, RCODE, TYPE } from "../../dns/index.ts";
+import { familyOf } from "../../metrics/index.ts";
 import { deliver, type Handler, type Next, Query } from "../../server/index.ts";
 import { buildReply, type DnsRecord, questionName } from "../reply.ts";
 import type { Dns64Config } from "./parse.ts";
@@ -52,7 +53,10 @@ export class Dns64Plugin implements Handler {
       }
     }
     // CoreDNS: IPv6 clients only unless allow_ipv4 (dual-stack networks would get needless NAT64).
-    if (query.qtype !== TYPE.AAAA || (!this.config.allowIpv4 && query.family !== 2)) {
+    if (
+      query.qtype !== TYPE.AAAA ||
+      (!this.config.allowIpv4 && familyOf(query.family, query.remoteAddress) !== 2)
+    ) {
       next(query);
       return;
     }

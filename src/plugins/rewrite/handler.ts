@@ -86,8 +86,8 @@ function innerQuery(query: Query, question: Question, done: (reply: Buffer) => v
   const inner = new Query(transport, query.remoteAddress, query.remotePort, query.family);
   if (parseQuery(buf, inner) !== PARSE_OK) return null;
   inner.startedAt = query.startedAt;
-  // The client's size limit is applied to the final reply, not to the rewritten one.
-  inner.limit = 65535;
+  // bufsize (earlier in the chain) may have lowered what we advertise upstream; keep it.
+  inner.upstreamUdpSize = query.upstreamUdpSize;
   return inner;
 }
 
