@@ -14,6 +14,7 @@ import {
   noCacheAccept,
   obsoleteRulesFor,
   orderHolds,
+  PROTOCOLS,
   type Rule,
   rulesFor,
 } from "./rules.ts";
@@ -98,8 +99,11 @@ export class IptablesRuleSet implements RuleSet {
           .filter((r) => r !== null)
           .map((r) => ({ ...r, ip: canonicalIp(r.ip) }));
         for (const ip of ips)
-          for (const proto of ["tcp", "udp"]) {
-            if (orderHolds(listed, canonicalIp(ip), proto)) continue;
+          for (const proto of PROTOCOLS) {
+            const c = canonicalIp(ip);
+            // No conditional NOTRACK at all: the ensure pass already reported why; nothing to order.
+            if (!listed.some((r) => r.ip === c && r.proto === proto && r.kind === "conditional")) continue;
+            if (orderHolds(listed, c, proto)) continue;
             const accept = noCacheAccept(ip, proto, this.ctx.dnsPort);
             const notrack = conditionalNotrack(ip, proto, this.ctx.dnsPort);
             await this.runner.delete(accept);

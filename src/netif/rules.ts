@@ -34,7 +34,7 @@ export interface Rule {
   args: string[];
 }
 
-const PROTOCOLS = ["tcp", "udp"] as const;
+export const PROTOCOLS = ["tcp", "udp"] as const;
 
 export function familyOf(ip: string): Family {
   return isIPv6(ip) ? 6 : 4;
