@@ -140,6 +140,29 @@ async function stopAndContinue(shape: NodeShape, pid: number): Promise<void> {
   );
 }
 
+/** node-cache's unconditional NOTRACK for IP:53, at the top of raw PREROUTING (iptables-nft). */
+function plantNodeCacheNotrack(shape: NodeShape, ip: string, proto: string) {
+  return shape.node.run("iptables-nft", [
+    "-t",
+    "raw",
+    "-I",
+    "PREROUTING",
+    "1",
+    "-p",
+    proto,
+    "-d",
+    ip,
+    "--dport",
+    "53",
+    "-j",
+    "NOTRACK",
+    "-m",
+    "comment",
+    "--comment",
+    SKIP_CONNTRACK,
+  ]);
+}
+
 const variants = (["nft", "legacy"] as const).filter((b) => existsSync(`/usr/sbin/iptables-${b}`));
 
 const TIMEOUT = { timeout: 90_000 };
@@ -172,30 +195,30 @@ describe("fail open: a dead or stopped cache never black-holes DNS", {
   });
 
   test(
+    "nftables-only node upgraded from node-cache: its iptables NOTRACK goes, a kill fails open",
+    TIMEOUT,
+    async () => {
+      const shape = await nodeShape("nftables" satisfies ProxyMode);
+      for (const ip of [LINK_LOCAL, KUBE_DNS_IP])
+        for (const p of ["tcp", "udp"]) await plantNodeCacheNotrack(shape, ip, p);
+      const daemon = await shape.startDaemon();
+      await until("answers from the cache", () => answeredBy(shape, LOCAL_ANSWER), 10_000);
+      await until(
+        "node-cache's iptables rules removed",
+        async () => (await ruleLines(shape.node, 4, "raw")).every((l) => !l.includes("NodeLocal")),
+        5000,
+      );
+      daemon.kill();
+      await until("kube-dns answers after the kill", () => answeredBy(shape, KUBE_DNS_ANSWER), 3000);
+    },
+  );
+
+  test(
     "upgrade over node-cache's unconditional rules, which an old pod keeps re-inserting",
     TIMEOUT,
     async () => {
       const shape = await nodeShape("iptables", "nft");
-      const plant = (ip: string, proto: string) =>
-        shape.node.run("iptables-nft", [
-          "-t",
-          "raw",
-          "-I",
-          "PREROUTING",
-          "1",
-          "-p",
-          proto,
-          "-d",
-          ip,
-          "--dport",
-          "53",
-          "-j",
-          "NOTRACK",
-          "-m",
-          "comment",
-          "--comment",
-          SKIP_CONNTRACK,
-        ]);
+      const plant = (ip: string, proto: string) => plantNodeCacheNotrack(shape, ip, proto);
       for (const ip of [LINK_LOCAL, KUBE_DNS_IP]) for (const p of ["tcp", "udp"]) await plant(ip, p);
       const daemon = await shape.startDaemon();
       await until("answers from the cache", () => answeredBy(shape, LOCAL_ANSWER), 10_000);

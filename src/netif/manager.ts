@@ -149,19 +149,24 @@ export class NodeNetwork {
     };
     const wanted = o.backend ?? "auto";
     const nft = new NftRunner(o.exec, o.nft ?? "nft");
-    if (wanted === "nftables" || (wanted === "auto" && (await nft.kubeProxyTables()) !== null)) {
-      this.ruleSet = new NftRuleSet(nft, ctx);
-      o.log.info("Using native nftables (table inet nodelocaldns)");
-    } else {
+    const iptables = async (backendWanted: Backend) => {
       const names = o.backendNames ?? DEFAULT_BACKEND_NAMES;
-      const { backend, binaries } = await resolveBackend(o.exec, wanted, names);
-      o.log.info(`Using iptables back end ${backend} (${binaries.iptables}, ${binaries.ip6tables})`);
+      const { backend, binaries } = await resolveBackend(o.exec, backendWanted, names);
       const runner = new IptablesRunner({
         exec: o.exec,
         binaries,
         ...(o.waitSeconds !== undefined ? { waitSeconds: o.waitSeconds } : {}),
       });
-      this.ruleSet = new IptablesRuleSet(backend, runner, ctx);
+      return { ruleSet: new IptablesRuleSet(backend, runner, ctx), binaries };
+    };
+    if (wanted === "nftables" || (wanted === "auto" && (await nft.kubeProxyTables()) !== null)) {
+      // The iptables form too: what node-cache or an earlier release left there must go.
+      this.ruleSet = new NftRuleSet(nft, ctx, (await iptables("auto")).ruleSet);
+      o.log.info("Using native nftables (table inet nodelocaldns)");
+    } else {
+      const { ruleSet, binaries } = await iptables(wanted);
+      this.ruleSet = ruleSet;
+      o.log.info(`Using iptables back end ${ruleSet.name} (${binaries.iptables}, ${binaries.ip6tables})`);
     }
     this.backendName = this.ruleSet.name;
     return this.ruleSet;

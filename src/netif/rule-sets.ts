@@ -145,6 +145,18 @@ export class IptablesRuleSet implements RuleSet {
     return [...new Set(this.ctx.localIps.map(familyOf))];
   }
 
+  /** Whether raw PREROUTING holds a NOTRACK or ACCEPT of ours or node-cache's for our local IPs. */
+  async present(): Promise<boolean> {
+    const ips = new Set(this.ctx.localIps.map(canonicalIp));
+    for (const family of this.families()) {
+      for (const line of await this.runner.list(family, "raw", "PREROUTING")) {
+        const r = classifyListed(line, this.ctx.dnsPort);
+        if (r !== null && r.kind !== "other" && ips.has(canonicalIp(r.ip))) return true;
+      }
+    }
+    return false;
+  }
+
   async teardown(): Promise<void> {
     const all = [...this.rules, ...obsoleteRulesFor(this.ctx.localIps, this.ctx.dnsPort)];
     for (const rule of all) {
@@ -166,13 +178,20 @@ export class NftRuleSet implements RuleSet {
   readonly name = "nftables";
   private readonly nft: NftRunner;
   private readonly ctx: RuleSetContext;
+  private readonly iptablesLeftovers: IptablesRuleSet | null;
 
-  constructor(nft: NftRunner, ctx: RuleSetContext) {
+  /**
+   * `iptablesLeftovers`: the iptables form of the rules, to remove what node-cache or an earlier
+   * release of ours left: an iptables NOTRACK would untrack the packets whatever our table says.
+   */
+  constructor(nft: NftRunner, ctx: RuleSetContext, iptablesLeftovers: IptablesRuleSet | null = null) {
     this.nft = nft;
     this.ctx = ctx;
+    this.iptablesLeftovers = iptablesLeftovers;
   }
 
   async ensure(): Promise<RulesReport> {
+    await this.removeIptablesLeftovers();
     try {
       const kubeProxy = (await this.nft.kubeProxyTables()) ?? "";
       const upstream = this.ctx.upstreamIp;
@@ -194,6 +213,21 @@ export class NftRuleSet implements RuleSet {
       );
       this.ctx.report("iptables", err);
       return { present: 0, added: 0, failed: 1 };
+    }
+  }
+
+  /** Every sync: an old node-cache pod may put its unconditional NOTRACK back. */
+  private async removeIptablesLeftovers(): Promise<void> {
+    const leftovers = this.iptablesLeftovers;
+    try {
+      if (leftovers === null || !(await leftovers.present())) return;
+      this.ctx.log.info(
+        "Removing iptables DNS rules left by node-cache or an earlier nodelocaldns (their NOTRACK would bypass the fail-open)",
+      );
+      await leftovers.teardown();
+    } catch (err) {
+      this.ctx.log.error(`Error removing leftover iptables rules - ${(err as Error).message}`);
+      this.ctx.report("iptables", err);
     }
   }
 
