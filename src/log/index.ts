@@ -1,10 +1,10 @@
-// Structured JSON logs (pino) to stdout; modules receive a Logger, never create one.
-import { pino } from "pino";
+// Structured JSON logs (pino's line shape) to stdout; modules receive a Logger, never create one.
 
 export { ErrorsLog, type ErrorsLogOptions, goRegexp } from "./errors.ts";
+export { jsonLogger, LEVELS, type Logger, type Sink, stdoutSink } from "./logger.ts";
 
-export type Logger = pino.Logger;
+import { jsonLogger, type Logger } from "./logger.ts";
 
 export function createLogger(level = process.env.NODELOCALDNS_LOG_LEVEL ?? "info"): Logger {
-  return pino({ level, base: { name: "nodelocaldns" }, timestamp: pino.stdTimeFunctions.isoTime });
+  return jsonLogger(level, "nodelocaldns");
 }
