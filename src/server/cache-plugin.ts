@@ -22,10 +22,12 @@ const nullTransport: Transport = { proto: "tcp", server: "", send() {}, sendsQue
 
 /** Identical misses in flight: one downstream query, many waiters. */
 class Flight implements ReplyInterceptor {
-  readonly key: number;
+  key: number;
   readonly waiters: Query[];
   /** The entry being refreshed or found expired (its handle), or MISS. */
-  readonly stale: number;
+  stale: number;
+  /** Its reply arrived; a second delivery is ignored. */
+  done = false;
   private readonly plugin: CachePlugin;
 
   /** `first` is the query that starts the flight (an array of exactly one: most flights keep one). */
@@ -36,7 +38,19 @@ class Flight implements ReplyInterceptor {
     this.waiters = [first];
   }
 
+  /** Start again for `first`: only a flight that finished with its one waiter is reused. */
+  reset(key: number, stale: number, first: Query): void {
+    this.key = key;
+    this.stale = stale;
+    this.waiters[0] = first;
+    this.done = false;
+  }
+
   complete(query: Query, reply: Buffer): void {
+    if (this.done) return;
+    this.done = true;
+    // The query lets go of this flight, so it may be reused once finished.
+    query.interceptor = null;
     this.plugin.finish(this, query, reply);
   }
 }
@@ -50,6 +64,7 @@ export class CachePlugin implements Handler {
   readonly name = "cache" as const;
   readonly cache: PacketCache;
   private readonly flights = new Map<number, Flight>();
+  private spareFlight: Flight | null = null;
   private readonly zoneWires: Buffer[];
   private readonly now: Now;
   private readonly counters;
@@ -126,10 +141,19 @@ export class CachePlugin implements Handler {
       existing.waiters.push(query);
       return;
     }
-    const flight = new Flight(this, query.key, entry, query);
-    this.flights.set(query.key, flight);
+    // A miss the rest of the chain answers before next() returns (the cluster index, hosts,
+    // template) cannot be joined by another query: it is registered for coalescing only when it
+    // is still waiting, and its flight is reused, so such answers allocate no flight or map entry.
+    let flight = this.spareFlight;
+    if (flight === null) flight = new Flight(this, query.key, entry, query);
+    else {
+      this.spareFlight = null;
+      flight.reset(query.key, entry, query);
+    }
     query.interceptor = flight;
     next(query);
+    if (!flight.done) this.flights.set(flight.key, flight);
+    else if (flight.waiters.length === 1) this.spareFlight = flight;
   }
 
   close(): void {

@@ -162,9 +162,14 @@ export class Listener {
       }
       this.started();
       dispatch(query, packet, this.router, this.hooks);
-      // A cache hit is answered before dispatch returns and nothing keeps it: the next datagram
-      // reuses the object, so a hit allocates no query of ours.
-      if (query.answered && query.plugin === "cache" && query.interceptor === null) this.spareQuery = query;
+      // A cache hit or an index answer is answered before dispatch returns and nothing keeps it:
+      // the next datagram reuses the object, so neither allocates a query of ours.
+      if (
+        query.answered &&
+        query.interceptor === null &&
+        (query.plugin === "cache" || query.plugin === "kubernetes")
+      )
+        this.spareQuery = query;
     });
     udp.on("error", () => {}); // per-send errors (e.g. ICMP unreachable) must not crash the daemon
     await new Promise<void>((resolve, reject) => {
