@@ -1,7 +1,7 @@
 // Cache-hit CPU per query, interleaved: our build, another build (e.g. main's) and unbound run side
 // by side and take turns under the same dnsperf load, round after round, so a busy shared machine
 // affects all three alike; medians of the rounds are reported.
-//   npm run build && unshare -rn bash -c 'ip link set lo up && node_modules/.bin/node bench/ab-hits.ts OTHER_DIST_MAIN_JS [--rounds N (6)] [--seconds S (4)]'
+//   npm run build && unshare -rn bash -c 'ip link set lo up && node_modules/.bin/node bench/ab-hits.ts OTHER_DIST_MAIN_JS [--rounds N (6)] [--seconds S (4)] [--other-env "K=V ..."] [--other-flags "--flag ..."]'
 
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,6 +10,7 @@ import { dnsperf } from "./alloc-run.ts";
 import { cpuTime, killAllSync, startProc, stopProc } from "./procs.ts";
 import {
   hitName,
+  SHIPPED_ENV,
   SHIPPED_NODE_FLAGS,
   serverSpecs,
   UPSTREAM,
@@ -25,6 +26,13 @@ const opt = (name: string, dflt: number) => {
   return i >= 0 ? Number(argv[i + 1]) : dflt;
 };
 const rounds = opt("rounds", 6);
+const text = (name: string) => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1]!.split(" ").filter((s) => s !== "") : undefined;
+};
+// The other daemon's environment (e.g. "MALLOC_ARENA_MAX=2") and node flags, to compare settings of one build.
+const otherEnv = text("other-env");
+const otherFlags = text("other-flags");
 const seconds = opt("seconds", 4);
 const root = resolve(import.meta.dirname, "..");
 
@@ -54,7 +62,15 @@ async function main(): Promise<void> {
       {
         key: "other",
         port: 10063,
-        argv: [process.execPath, ...SHIPPED_NODE_FLAGS, other, "-conf", join(work, "Corefile-other")],
+        argv: [
+          "env",
+          ...(otherEnv ?? SHIPPED_ENV),
+          process.execPath,
+          ...(otherFlags ?? SHIPPED_NODE_FLAGS),
+          other,
+          "-conf",
+          join(work, "Corefile-other"),
+        ],
       },
       { key: "unbound", port: 10054, argv: peer.argv },
     ].map((s) => ({

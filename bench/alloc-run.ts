@@ -6,6 +6,7 @@
 
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { join } from "node:path";
+import { SHIPPED_ENV, SHIPPED_NODE_FLAGS } from "./setup.ts";
 
 export const PROBE = join(import.meta.dirname, "heap-probe.mjs");
 
@@ -33,9 +34,16 @@ export interface Traced {
   output(): string;
 }
 
-/** Node flags for a traced server (the shipped semi-space size, so figures match production). */
+/** Node flags for a traced server (the shipped ones, so figures match production). */
 export function tracedNodeFlags(): string[] {
-  return ["--max-semi-space-size=8", "--trace-gc-nvp", "--import", PROBE];
+  return [...SHIPPED_NODE_FLAGS, "--trace-gc-nvp", "--import", PROBE];
+}
+
+/** The environment a daemon ships with (glibc malloc tunables) on top of ours. */
+export function shippedEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const kv of SHIPPED_ENV) env[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
+  return env;
 }
 
 /** Start `argv` (after the node binary) with its stdout collected. */

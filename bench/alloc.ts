@@ -3,21 +3,26 @@
 // through the default capacity (9,984) by dnsperf, and memory with 10,000 names cached.
 // Run inside a private network namespace (loopback only):
 //   npm run build && unshare -rn bash -c 'ip link set lo up && node_modules/.bin/node bench/alloc.ts'
-// Options: --queries N (10^6) --miss-queries N (10^6) --cycle-passes N (10) --only memory
+// Options: --queries N (10^6) --miss-queries N (10^6) --cycle-passes N (10) --only memory|cluster
+//          --cluster-queries N (2 x 10^5 cluster A and as many SRV: allocation per in-process answer)
 //          --warm-qps Q (warm the memory scenario at Q queries/s instead of full rate)
 
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { FakeKubeApi } from "../test/support/kubeapi-server.ts";
 import {
   dnsperf,
   ECHO_SERVER,
   measureWindow,
   perQuery,
+  shippedEnv,
   startTraced,
   tracedNodeFlags,
   type Window,
 } from "./alloc-run.ts";
+import { loadFixture, SERVICES, writeClusterQueries } from "./cluster-fixture.ts";
+import { ask } from "./dnsclient.ts";
 import {
   hitName,
   SHIPPED_NODE_FLAGS,
@@ -38,7 +43,9 @@ const queries = opt("queries", 1_000_000);
 const missQueries = opt("miss-queries", 1_000_000);
 const cyclePasses = opt("cycle-passes", 10);
 const warmQps = opt("warm-qps", 0);
-const onlyMemory = argv.includes("--only") && argv[argv.indexOf("--only") + 1] === "memory";
+const only = argv.includes("--only") ? argv[argv.indexOf("--only") + 1] : undefined;
+const onlyMemory = only === "memory";
+const clusterQueries = opt("cluster-queries", 200_000);
 const HIT_NAMES = 9000; // all fit in the default capacity
 const node = process.execPath;
 const mainJs = process.env.NLD_MAIN_JS ?? join(root, "dist", "main.js"); // NLD_MAIN_JS: compare another build
@@ -81,7 +88,7 @@ function daemon(
   const path = join(work, `Corefile-${key}`);
   writeFileSync(path, corefile);
   const flags = traced ? tracedNodeFlags() : SHIPPED_NODE_FLAGS;
-  const proc = startTraced(node, [...flags, mainJs, "-conf", path]);
+  const proc = startTraced(node, [...flags, mainJs, "-conf", path], shippedEnv());
   children.push(proc.child);
   return { ...proc, host: "127.0.0.1", port, metricsUrl: `http://127.0.0.1:${metrics}/metrics` };
 }
@@ -106,8 +113,11 @@ async function main(): Promise<void> {
     const hitsFile = join(work, "hits9000.txt");
     writeFileSync(hitsFile, Array.from({ length: HIT_NAMES }, (_, i) => `${hitName(i + 1)} A\n`).join(""));
 
-    if (!onlyMemory) await allocationAndCycle(work, hitsFile, log);
-    await memoryWithNames(work, log);
+    if (only === "cluster") await clusterAllocation(work, log);
+    else {
+      if (!onlyMemory) await allocationAndCycle(work, hitsFile, log);
+      await memoryWithNames(work, log);
+    }
     upstream.child.kill("SIGTERM");
     const dir = join(root, "bench", "results");
     mkdirSync(dir, { recursive: true });
@@ -180,6 +190,64 @@ async function allocationAndCycle(work: string, hitsFile: string, log: (s: strin
     `hit ratio ${((100 * (h1 - h0)) / (h1 - h0 + m1 - m0)).toFixed(2)} % (${h1 - h0} hits, ${m1 - m0} misses, ${run.completed} answered); entries ${entries}, evictions ${evictions}`,
   );
   cycle.child.kill("SIGTERM");
+}
+
+async function clusterAllocation(work: string, log: (s: string) => void): Promise<void> {
+  // 4. Allocation per in-process cluster answer (10,000 Services / 50,000 endpoints indexed; the
+  //    cluster scenario's block: the cache is asked first and misses, then the index answers).
+  const api = new FakeKubeApi();
+  await api.start("127.0.0.1", 0);
+  try {
+    loadFixture(api);
+    const path = join(work, "Corefile-cluster");
+    writeFileSync(
+      path,
+      `cluster.local:10057 {
+    bind 127.0.0.1
+    cache {
+        success 9984 30
+        denial 9984 5
+    }
+    kubernetes cluster.local {
+        endpoint ${api.url}
+    }
+    forward . ${UPSTREAM.host}:${UPSTREAM.port} {
+        force_tcp
+    }
+    prometheus 127.0.0.1:9257
+}
+`,
+    );
+    const ours = startTraced(node, [...tracedNodeFlags(), mainJs, "-conf", path], shippedEnv());
+    children.push(ours.child);
+    const deadline = Date.now() + 60_000;
+    while ((await ask("127.0.0.1", 10057, "dns-version.cluster.local", "TXT"))?.data.length !== 1) {
+      if (Date.now() > deadline) throw new Error(`cluster daemon not synced: ${ours.output().slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const files = writeClusterQueries(work);
+    const run = (file: string, n: number) => ({
+      host: "127.0.0.1",
+      port: 10057,
+      file,
+      passes: Math.max(1, Math.round(n / SERVICES)),
+      maxSeconds: 600,
+    });
+    await measureWindow(ours, run(files.a, 2 * SERVICES));
+    const a = await measureWindow(ours, run(files.a, clusterQueries));
+    const srv = await measureWindow(ours, run(files.srv, clusterQueries));
+    ours.child.kill("SIGTERM");
+    log(`## Allocation per in-process cluster answer (${new Date().toISOString()})
+`);
+    log(
+      "| server, queries | answered | bytes allocated / query | scavenges | mark-compacts | promoted KiB | old space growth KiB |",
+    );
+    log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    log(row(`nodelocaldns, cluster A (${SERVICES} services)`, a));
+    log(row(`nodelocaldns, cluster SRV (${SERVICES} services)`, srv));
+  } finally {
+    await api.stop();
+  }
 }
 
 async function memoryWithNames(work: string, log: (s: string) => void): Promise<void> {

@@ -4,7 +4,14 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type Proc, startProc } from "./procs.ts";
-import { hitName, type ServerSpec, SHIPPED_NODE_FLAGS, UPSTREAM, waitReady } from "./setup.ts";
+import {
+  hitName,
+  type ServerSpec,
+  SHIPPED_NODE_FLAGS,
+  shippedCommand,
+  UPSTREAM,
+  waitReady,
+} from "./setup.ts";
 
 export interface Ours {
   dir: string;
@@ -54,8 +61,7 @@ export function ourSpec(
     port: v.port,
     upstreamTransport: "tcp",
     argv: [
-      o.node,
-      ...nodeFlags(v.nodeFlags ?? SHIPPED_NODE_FLAGS),
+      ...shippedCommand(o.node, nodeFlags(v.nodeFlags ?? SHIPPED_NODE_FLAGS)),
       o.mainJs,
       "-conf",
       path,

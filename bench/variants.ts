@@ -9,7 +9,7 @@ import { hitBlock, type Ours, ourSpec, startOurs } from "./daemons.ts";
 import { ask } from "./dnsclient.ts";
 import { descendants, type Memory, memory, ownCpuTime, type Proc, stopProc } from "./procs.ts";
 import { base, type Measured, measure, type Settings, warm } from "./scenarios.ts";
-import { type ServerSpec, UPSTREAM } from "./setup.ts";
+import { type ServerSpec, SHIPPED_NODE_FLAGS, UPSTREAM } from "./setup.ts";
 
 export interface VariantSpec {
   spec: ServerSpec;
@@ -162,15 +162,15 @@ export function workersScenario(
   return compareVariants(defs, s, rounds, hitsFile, o.dir, log);
 }
 
-/** The node flags the heap scenario weighs against the shipped ones. */
-export const HEAP_CANDIDATE_FLAGS = ["--max-semi-space-size=8", "--heap-growing-percent=50"];
-export const HEAP_BASE_FLAGS = ["--max-semi-space-size=8"];
+/** The heap scenario weighs the shipped node flags against V8's default old-generation growth. */
+export const HEAP_CANDIDATE_FLAGS = [...SHIPPED_NODE_FLAGS];
+export const HEAP_BASE_FLAGS = SHIPPED_NODE_FLAGS.filter((f) => !f.startsWith("--heap-growing-percent"));
 
 /**
  * Issue 4: V8 lets the old generation grow to several times the live heap before collecting, so
  * a daemon holding the cluster index climbs far above its size under load. Two daemons, each with
- * the 10,000-service index and the cache-hit block, one with V8's default heap growth and one
- * capped at 1.5x: cache-hit CPU (ABBA) and memory after the runs.
+ * the 10,000-service index and the cache-hit block, one with V8's default heap growth and one with
+ * the shipped cap: cache-hit CPU (ABBA) and memory after the runs.
  */
 export async function heapScenario(
   o: Ours,

@@ -12,6 +12,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseAllDocuments } from "yaml";
+import { SHIPPED_ENV, SHIPPED_NODE_FLAGS } from "../bench/setup.ts";
 import type { Netns } from "./fixtures/netif-runner.ts";
 import { digIn, scopedNetns, until } from "./fixtures/netns-daemon.ts";
 import { cleanupAll, PROJECT_ROOT, type Proc, spawnProc, tempDir } from "./support/index.ts";
@@ -119,7 +120,14 @@ function nodePid(): number {
   const children = readFileSync(`/proc/${tini}/task/${tini}/children`, "utf8").trim().split(/\s+/);
   assert.equal(children.length, 1, `tini ${tini}'s children: ${children.join(" ")}`);
   const cmdline = readFileSync(`/proc/${children[0]}/cmdline`, "utf8").split("\0");
-  assert.deepEqual(cmdline.slice(0, 3), ["node", "--max-semi-space-size=8", "/app/dist/main.js"]);
+  assert.deepEqual(cmdline.slice(0, 2 + SHIPPED_NODE_FLAGS.length), [
+    "node",
+    ...SHIPPED_NODE_FLAGS,
+    "/app/dist/main.js",
+  ]);
+  const environ = readFileSync(`/proc/${children[0]}/environ`, "utf8").split("\0");
+  for (const kv of SHIPPED_ENV)
+    assert.ok(environ.includes(kv), `the container's node has ${kv} in its environment`);
   return Number(children[0]);
 }
 

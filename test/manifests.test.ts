@@ -17,6 +17,7 @@ import { ClusterRole, ClusterRoleBinding } from "kubernetes-models/rbac.authoriz
 import { ConfigMap, Service, ServiceAccount } from "kubernetes-models/v1";
 import ts from "typescript";
 import { parseAllDocuments } from "yaml";
+import { SHIPPED_ENV, SHIPPED_NODE_FLAGS } from "../bench/setup.ts";
 import { parseFlags } from "../src/cli/index.ts";
 import { parseCorefile } from "../src/config/index.ts";
 import { PROJECT_ROOT, tempDir } from "./support/index.ts";
@@ -383,10 +384,18 @@ describe("Dockerfile", () => {
         "--from=build /src/dist",
       ],
     );
+    // The runtime settings the benches measure (bench/setup.ts) are the ones the image and `npm start` ship.
     assert.ok(
       lines.includes(
-        'ENTRYPOINT ["/usr/bin/tini","--","node","--max-semi-space-size=8","/app/dist/main.js"]',
+        `ENTRYPOINT ${JSON.stringify(["/usr/bin/tini", "--", "node", ...SHIPPED_NODE_FLAGS, "/app/dist/main.js"])}`,
       ),
+      "ENTRYPOINT runs node with bench/setup.ts's SHIPPED_NODE_FLAGS",
+    );
+    assert.ok(lines.includes(`ENV ${SHIPPED_ENV.join(" ")}`), "ENV sets bench/setup.ts's SHIPPED_ENV");
+    const start = JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")).scripts.start;
+    assert.equal(
+      start,
+      `npm run build && env ${SHIPPED_ENV.join(" ")} node ${SHIPPED_NODE_FLAGS.join(" ")} dist/main.js`,
     );
     // The entry point is where `npm run build` puts src/main.ts.
     const tsconfig = JSON.parse(readFileSync(join(PROJECT_ROOT, "tsconfig.json"), "utf8")).compilerOptions;
