@@ -5,7 +5,8 @@
 // CPU, so a busy shared machine affects both alike; CPU per query is the medians of the rounds, and
 // memory is read from /proc after the runs. This is how the shipped settings were chosen.
 //   npm run build && unshare -rn bash -c 'ip link set lo up && node_modules/.bin/node bench/ab-runtime.ts
-//     [--a-flags "--max-semi-space-size=8"] [--a-env ""] [--b-flags SHIPPED] [--b-env SHIPPED]
+//     [--a-flags "--max-semi-space-size=8"] [--a-env ""] [--a-main OTHER_BUILD/dist/main.js]
+//     [--b-flags SHIPPED] [--b-env SHIPPED]
 //     [--rounds N (4)] [--seconds S (5)]'
 
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -75,17 +76,24 @@ async function main(): Promise<void> {
     if (!(await waitReady(UPSTREAM.host, UPSTREAM.port, hitName(1), 15_000))) throw new Error("upstream");
     const mainJs = join(root, "dist", "main.js");
     const daemons = [
-      { key: "A", port: 10073, flags: words("a-flags", PREVIOUS_FLAGS), env: words("a-env", []) },
+      {
+        key: "A",
+        port: 10073,
+        flags: words("a-flags", PREVIOUS_FLAGS),
+        env: words("a-env", []),
+        main: words("a-main", [mainJs])[0]!,
+      },
       {
         key: "B",
         port: 10074,
         flags: words("b-flags", SHIPPED_NODE_FLAGS),
         env: words("b-env", SHIPPED_ENV),
+        main: mainJs,
       },
     ].map((d) => {
       const path = join(work, `Corefile-${d.key}`);
       writeFileSync(path, corefile(d.port, api.url));
-      const cmd = ["env", ...d.env, process.execPath, ...d.flags, mainJs, "-conf", path];
+      const cmd = ["env", ...d.env, process.execPath, ...d.flags, d.main, "-conf", path];
       return { ...d, cmd, proc: startProc(d.key, cmd, join(work, `${d.key}.log`), "0") };
     });
     for (const d of daemons) {
@@ -124,8 +132,9 @@ async function main(): Promise<void> {
     const mib = (kib: number) => (kib / 1024).toFixed(1);
     const out = [
       "",
-      `A: env ${daemons[0]!.env.join(" ") || "(none)"} node ${daemons[0]!.flags.join(" ")}`,
-      `B: env ${daemons[1]!.env.join(" ") || "(none)"} node ${daemons[1]!.flags.join(" ")}`,
+      ...daemons.map(
+        (d) => `${d.key}: env ${d.env.join(" ") || "(none)"} node ${d.flags.join(" ")} ${d.main}`,
+      ),
       "",
       "| CPU µs/query (median) | A | B | B ÷ A |",
       "| --- | ---: | ---: | ---: |",
