@@ -261,13 +261,18 @@ async function memoryWithNames(work: string, log: (s: string) => void): Promise<
   await dnsperf({ host: full.host, port: full.port, file: names10k, passes: 3, maxSeconds: 120, ...rate });
   const cached = await metric(full.metricsUrl, "coredns_cache_entries");
   const mem = status(full.pid);
+  // And once the load has stopped long enough for V8's memory reducer (it acts ~8 s after the
+  // allocation rate drops): what a node serving little after a burst holds.
+  await new Promise((r) => setTimeout(r, 20_000));
+  const rest = status(full.pid);
   log(
     `\n## Memory, 10,000 names cached (${cached} entries; warmed ${warmQps > 0 ? `at ${warmQps} q/s` : "at full rate"})\n`,
   );
   log("| | RssAnon MiB | RssFile MiB | VmRSS MiB | VmHWM MiB |\n| --- | ---: | ---: | ---: | ---: |");
   for (const [label, m] of [
     ["idle", idle],
-    ["10,000 names cached", mem],
+    ["10,000 names cached, right after the warm-up", mem],
+    ["the same 20 s later, no load", rest],
   ] as const)
     log(
       `| ${label} | ${m.RssAnon?.toFixed(1)} | ${m.RssFile?.toFixed(1)} | ${m.VmRSS?.toFixed(1)} | ${m.VmHWM?.toFixed(1)} |`,
