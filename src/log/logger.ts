@@ -49,11 +49,17 @@ const sleeper = new Int32Array(new SharedArrayBuffer(4));
 
 /** Synchronous write to stdout; a full non-blocking pipe is retried for up to ~1 s, then the line is dropped. */
 export function stdoutSink(line: string): void {
-  let buf = Buffer.from(line);
+  let written = 0;
+  try {
+    written = writeSync(1, line); // the usual case: the whole line at once, no Buffer made
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "EAGAIN") return;
+  }
+  if (written === Buffer.byteLength(line)) return;
+  let buf = Buffer.from(line).subarray(written);
   for (let tries = 0; buf.length > 0 && tries < 1000; ) {
     try {
-      const n = writeSync(1, buf);
-      buf = buf.subarray(n);
+      buf = buf.subarray(writeSync(1, buf));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EAGAIN") return;
       tries++;
@@ -70,7 +76,20 @@ function serializeError(err: Error): Fields {
   return out;
 }
 
+/** Plain JSON.stringify first (per-query `log` lines come here); the careful walk only when it throws. */
 function encode(record: Fields): string {
+  for (const key in record) {
+    const value = record[key];
+    if (value instanceof Error) record[key] = serializeError(value);
+  }
+  try {
+    return JSON.stringify(record);
+  } catch {
+    return encodeSafe(record);
+  }
+}
+
+function encodeSafe(record: Fields): string {
   // Only a value that contains itself is circular; one object referenced twice is written twice.
   const ancestors: object[] = [];
   return JSON.stringify(record, function (this: object, _key: string, raw: unknown) {
