@@ -62,7 +62,7 @@ test("interleaved synchronous (template) and forwarded misses: each reply matche
     socket.on("message", (msg) => {
       const reply = dnsPacket.decode(msg);
       const want = expected.get(reply.id ?? -1);
-      const got = reply.answers?.find((a) => a.type === "A");
+      const got = reply.answers?.find((a) => a.type === "A") as { data?: unknown } | undefined;
       if (want === undefined) wrong.push(`unexpected id ${reply.id}`);
       else if (reply.questions?.[0]?.name !== want[0] || got?.data !== want[1])
         wrong.push(`id ${reply.id}: asked ${want[0]} got ${reply.questions?.[0]?.name} ${got?.data}`);
