@@ -14,9 +14,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { FakeKubeApi } from "../test/support/kubeapi-server.ts";
 import { dnsperf } from "./alloc-run.ts";
-import { loadFixture, writeClusterQueries } from "./cluster-fixture.ts";
+import { loadFixture, waitIndexSynced, writeClusterQueries } from "./cluster-fixture.ts";
 import { hitBlock } from "./daemons.ts";
-import { ask } from "./dnsclient.ts";
 import { cpuTime, killAllSync, memory, startProc, stopProc } from "./procs.ts";
 import {
   hitName,
@@ -27,6 +26,7 @@ import {
   writeHitQueries,
   writeUpstream,
 } from "./setup.ts";
+import { indexBlock } from "./variants.ts";
 
 const argv = process.argv.slice(2);
 const opt = (name: string, dflt: number) => {
@@ -46,19 +46,6 @@ const PREVIOUS_FLAGS = ["--max-semi-space-size=8"];
 function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);
   return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-}
-
-function corefile(port: number, apiUrl: string): string {
-  return `cluster.local:${port} {
-    bind 127.0.0.1
-    kubernetes cluster.local {
-        endpoint ${apiUrl}
-    }
-    forward . ${UPSTREAM.host}:${UPSTREAM.port} {
-        force_tcp
-    }
-}
-${hitBlock(port, null)}`;
 }
 
 async function main(): Promise<void> {
@@ -92,18 +79,14 @@ async function main(): Promise<void> {
       },
     ].map((d) => {
       const path = join(work, `Corefile-${d.key}`);
-      writeFileSync(path, corefile(d.port, api.url));
+      writeFileSync(path, `${indexBlock(d.port, api.url)}${hitBlock(d.port, null)}`);
       const cmd = ["env", ...d.env, process.execPath, ...d.flags, d.main, "-conf", path];
       return { ...d, cmd, proc: startProc(d.key, cmd, join(work, `${d.key}.log`), "0") };
     });
     for (const d of daemons) {
       if (!(await waitReady("127.0.0.1", d.port, hitName(1), 20_000)))
         throw new Error(`${d.key} did not start`);
-      const deadline = Date.now() + 60_000;
-      while ((await ask("127.0.0.1", d.port, "dns-version.cluster.local", "TXT"))?.data.length !== 1) {
-        if (Date.now() > deadline) throw new Error(`${d.key}: cluster index not synced within 60 s`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await waitIndexSynced("127.0.0.1", d.port, d.key);
     }
     const synced = daemons.map((d) => memory(d.proc.pid));
     const hits = writeHitQueries(work);

@@ -21,8 +21,8 @@ import {
   tracedNodeFlags,
   type Window,
 } from "./alloc-run.ts";
-import { loadFixture, SERVICES, writeClusterQueries } from "./cluster-fixture.ts";
-import { ask } from "./dnsclient.ts";
+import { clusterBlock } from "./cluster.ts";
+import { loadFixture, SERVICES, waitIndexSynced, writeClusterQueries } from "./cluster-fixture.ts";
 import {
   hitName,
   SHIPPED_NODE_FLAGS,
@@ -200,31 +200,12 @@ async function clusterAllocation(work: string, log: (s: string) => void): Promis
   try {
     loadFixture(api);
     const path = join(work, "Corefile-cluster");
-    writeFileSync(
-      path,
-      `cluster.local:10057 {
-    bind 127.0.0.1
-    cache {
-        success 9984 30
-        denial 9984 5
-    }
-    kubernetes cluster.local {
-        endpoint ${api.url}
-    }
-    forward . ${UPSTREAM.host}:${UPSTREAM.port} {
-        force_tcp
-    }
-    prometheus 127.0.0.1:9257
-}
-`,
-    );
+    writeFileSync(path, clusterBlock(api.url, 10057, "127.0.0.1:9257", null));
     const ours = startTraced(node, [...tracedNodeFlags(), mainJs, "-conf", path], shippedEnv());
     children.push(ours.child);
-    const deadline = Date.now() + 60_000;
-    while ((await ask("127.0.0.1", 10057, "dns-version.cluster.local", "TXT"))?.data.length !== 1) {
-      if (Date.now() > deadline) throw new Error(`cluster daemon not synced: ${ours.output().slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await waitIndexSynced("127.0.0.1", 10057, "cluster daemon").catch((error: Error) => {
+      throw new Error(`${error.message}: ${ours.output().slice(-2000)}`);
+    });
     const files = writeClusterQueries(work);
     const run = (file: string, n: number) => ({
       host: "127.0.0.1",

@@ -10,6 +10,7 @@ import {
   namespaceJson,
   serviceJson,
 } from "../test/support/kubeapi-server.ts";
+import { ask } from "./dnsclient.ts";
 
 export const CLUSTER_ZONE = "cluster.local";
 export const SERVICES = 10_000;
@@ -148,4 +149,19 @@ export async function emitBurst(api: FakeKubeApi, fixture: Fixture, events: numb
     if (e % CHUNK === CHUNK - 1) await new Promise((r) => setImmediate(r));
   }
   edit(0, 0, SENTINEL_IP);
+}
+
+/** Waits until the daemon at host:port answers dns-version.cluster.local (its index has synced). */
+export async function waitIndexSynced(
+  host: string,
+  port: number,
+  label: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await ask(host, port, "dns-version.cluster.local", "TXT"))?.data.length !== 1) {
+    if (Date.now() > deadline)
+      throw new Error(`${label}: cluster index not synced within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -186,8 +186,14 @@ export async function clusterScenario(
   return result;
 }
 
-function clusterBlock(url: string): string {
-  return `cluster.local:${PORT} {
+/** The cluster scenario's block: the cache asked first, then the index, misses to the bench upstream. */
+export function clusterBlock(
+  url: string,
+  port = PORT,
+  metrics = METRICS,
+  ready: string | null = READY,
+): string {
+  return `cluster.local:${port} {
     bind 127.0.0.1
     cache {
         success 9984 30
@@ -199,9 +205,8 @@ function clusterBlock(url: string): string {
     forward . ${UPSTREAM.host}:${UPSTREAM.port} {
         force_tcp
     }
-    prometheus ${METRICS}
-    ready ${READY}
-}
+    prometheus ${metrics}
+${ready === null ? "" : `    ready ${ready}\n`}}
 `;
 }
 

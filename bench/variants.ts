@@ -4,9 +4,8 @@
 // so the noisy shared machine affects both alike.
 
 import { FakeKubeApi } from "../test/support/kubeapi-server.ts";
-import { loadFixture, SERVICES } from "./cluster-fixture.ts";
+import { loadFixture, SERVICES, waitIndexSynced } from "./cluster-fixture.ts";
 import { hitBlock, type Ours, ourSpec, startOurs } from "./daemons.ts";
-import { ask } from "./dnsclient.ts";
 import { descendants, type Memory, memory, ownCpuTime, type Proc, stopProc } from "./procs.ts";
 import { base, type Measured, measure, type Settings, warm } from "./scenarios.ts";
 import { type ServerSpec, SHIPPED_NODE_FLAGS, UPSTREAM } from "./setup.ts";
@@ -202,13 +201,7 @@ export async function heapScenario(
       },
     ];
     const synced = async () => {
-      for (const d of defs) {
-        const deadline = Date.now() + 60_000;
-        while ((await ask(d.spec.host, d.spec.port, "dns-version.cluster.local", "TXT"))?.data.length !== 1) {
-          if (Date.now() > deadline) throw new Error(`${d.spec.key}: cluster index not synced within 60 s`);
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
+      for (const d of defs) await waitIndexSynced(d.spec.host, d.spec.port, d.spec.key);
       log(`heap: both daemons have the index (${SERVICES} services)`);
     };
     return await compareVariants(defs, s, rounds, hitsFile, o.dir, log, synced, maxQps);
@@ -217,7 +210,8 @@ export async function heapScenario(
   }
 }
 
-function indexBlock(port: number, url: string): string {
+/** A `cluster.local` block answering from the index, misses to the bench upstream. */
+export function indexBlock(port: number, url: string): string {
   return `cluster.local:${port} {
     bind 127.0.0.1
     kubernetes cluster.local {
