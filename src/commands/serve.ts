@@ -16,6 +16,7 @@ import { createMetrics } from "../metrics/index.ts";
 import { CorefileGenerator } from "../nodecache/index.ts";
 import { ReloadController } from "../reload/index.ts";
 import { newToken } from "../server/index.ts";
+import { udpIo } from "../udp/index.ts";
 import { VERSION } from "../version.ts";
 import { attachWorker, primaryWatches, Supervisor } from "../workers/index.ts";
 
@@ -259,6 +260,9 @@ async function servePrimary(prepared: Prepared): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  const udp = udpIo();
+  if (udp.kind === "dgram")
+    log.warn({ udp: udp.kind, reason: udp.reason }, `UDP through node:dgram (slower): ${udp.reason}`);
   // Last: "serving" tells a supervisor (and the tests) that a SIGTERM from now on is handled.
   for (const block of config.blocks) {
     const forward = block.forward?.to.map((u) => `${u.host}:${u.port}`) ?? [];
@@ -268,6 +272,7 @@ async function servePrimary(prepared: Prepared): Promise<void> {
         listen: (block.bind.length > 0 ? block.bind : ["::"]).map((h) => `${h}:${block.port}`),
         forward,
         metrics: block.prometheus,
+        udp: udp.kind,
       },
       `serving ${block.zones.join(" ")} on ${(block.bind.length > 0 ? block.bind : ["*"]).join(",")} port ${block.port}` +
         (forward.length > 0 ? `, forwarding to ${forward.join(" ")}` : ""),

@@ -1,8 +1,8 @@
 // One address:port: a UDP socket and a TCP server feeding the dispatcher. The router is swapped on
 // reload without touching the sockets.
 
-import dgram from "node:dgram";
 import net from "node:net";
+import { openUdp, type UdpEndpoint } from "../udp/index.ts";
 import { type DispatchHooks, dispatch } from "./dispatch.ts";
 import { Query, type Transport } from "./query.ts";
 import type { Router } from "./router.ts";
@@ -25,31 +25,6 @@ export const NO_TIMEOUTS: TcpTimeouts = { readMs: 0, writeMs: 0, idleMs: 0 };
 const MAX_TCP_BUFFER = 65_537;
 /** A deep socket receive queue absorbs bursts (the kernel caps it at net.core.rmem_max). */
 const UDP_BUFFER_BYTES = 4 << 20;
-
-/**
- * Replies go to the client's IP literal; dgram would still pass it through dns.lookup and a
- * process.nextTick per send. Answering at once saves that on every reply.
- */
-function literalLookup(
-  address: string,
-  _options: unknown,
-  callback: (error: Error | null, address: string, family: number) => void,
-): void {
-  callback(null, address, address.includes(":") ? 6 : 4);
-}
-
-/**
- * A reply through the UDP socket. Send errors arrive on the socket's 'error' event (ignored there);
- * a socket closed meanwhile throws at once, which must not reach the caller (a forward callback, a
- * timer): the client will ask again.
- */
-function sendQuietly(udp: dgram.Socket | null, reply: Buffer, port: number, address: string): void {
-  try {
-    udp?.send(reply, port, address);
-  } catch {
-    // closed while the answer was on its way
-  }
-}
 
 export interface ListenerOptions {
   host: string;
@@ -74,7 +49,7 @@ export class Listener {
   private readonly writeTimers = new Map<net.Socket, NodeJS.Timeout>();
   private readonly reusePort: boolean;
   private readonly started: () => void;
-  private udp: dgram.Socket | null = null;
+  private udp: UdpEndpoint | null = null;
   private tcp: net.Server | null = null;
   private readonly connections = new Set<net.Socket>();
   private readonly family: 1 | 2;
@@ -121,11 +96,11 @@ export class Listener {
       send: (query, reply) => {
         finished();
         if (this.detached) this.queueReply(reply, query.remotePort, query.remoteAddress);
-        else sendQuietly(this.udp, reply, query.remotePort, query.remoteAddress);
+        else this.udp?.reply(reply, query.remotePort, query.remoteAddress, query.slot);
       },
-      // A detached socket queues replies in the outbox; otherwise libuv's queue (sends that could
-      // not go out at once).
-      sendsQueued: () => (this.detached ? 1 : (this.udp?.getSendQueueCount() ?? 0)),
+      // A detached socket queues replies in the outbox; otherwise the socket's own queue (dgram's
+      // sends that could not go out at once hold their buffers; batched sends are copies).
+      sendsQueued: () => (this.detached ? 1 : (this.udp?.sendsQueued() ?? 0)),
     };
     this.tcpTransport = {
       proto: "tcp",
@@ -147,54 +122,54 @@ export class Listener {
     };
   }
 
-  async start(): Promise<void> {
-    const udp = dgram.createSocket({
-      type: this.family === 2 ? "udp6" : "udp4",
-      reusePort: this.reusePort,
-      lookup: literalLookup,
-    });
-    udp.on("message", (packet, rinfo) => {
-      let query = this.spareQuery;
-      if (query === null) query = new Query(this.udpTransport, rinfo.address, rinfo.port, this.family);
-      else {
-        this.spareQuery = null;
-        query.reuse(rinfo.address, rinfo.port);
-      }
-      this.started();
-      dispatch(query, packet, this.router, this.hooks);
+  /** The UDP path in use ("batched" or "dgram"), once started. */
+  get udpKind(): string {
+    return this.udp?.kind ?? "";
+  }
+
+  private received(packet: Buffer, address: string, port: number, slot: number): void {
+    let query = this.spareQuery;
+    if (query === null) query = new Query(this.udpTransport, address, port, this.family);
+    else {
+      this.spareQuery = null;
+      query.reuse(address, port);
+    }
+    query.slot = slot;
+    this.started();
+    dispatch(query, packet, this.router, this.hooks);
+    query.slot = -1;
+    if (query.answered) {
       // A cache hit or an index answer is answered before dispatch returns and nothing keeps it:
       // the next datagram reuses the object, so neither allocates a query of ours.
-      if (
-        query.answered &&
-        query.interceptor === null &&
-        (query.plugin === "cache" || query.plugin === "kubernetes")
-      )
+      if (query.interceptor === null && (query.plugin === "cache" || query.plugin === "kubernetes"))
         this.spareQuery = query;
-    });
-    udp.on("error", () => {}); // per-send errors (e.g. ICMP unreachable) must not crash the daemon
-    await new Promise<void>((resolve, reject) => {
-      udp.once("error", reject);
-      udp.bind({ address: this.host, port: this.port, exclusive: true }, () => {
-        udp.off("error", reject);
-        resolve();
-      });
-    });
-    try {
-      udp.setRecvBufferSize(UDP_BUFFER_BYTES);
-      udp.setSendBufferSize(UDP_BUFFER_BYTES);
-    } catch {
-      // keep the kernel's default when it refuses
+    } else if (this.udp?.borrowsPackets === true) {
+      // Still waiting (an upstream, a flight): its bytes must outlive the slot they arrived in.
+      query.buf = Buffer.from(query.buf);
     }
+  }
+
+  async start(): Promise<void> {
+    const udp = await openUdp(
+      { host: this.host, port: this.port, reusePort: this.reusePort, bufferBytes: UDP_BUFFER_BYTES },
+      (packet, address, port, slot) => this.received(packet, address, port, slot),
+    );
     this.udp = udp;
     const tcp = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     tcp.on("error", () => {});
-    await new Promise<void>((resolve, reject) => {
-      tcp.once("error", reject);
-      tcp.listen({ host: this.host, port: this.port, reusePort: this.reusePort, backlog: 1024 }, () => {
-        tcp.off("error", reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tcp.once("error", reject);
+        tcp.listen({ host: this.host, port: this.port, reusePort: this.reusePort, backlog: 1024 }, () => {
+          tcp.off("error", reject);
+          resolve();
+        });
       });
-    });
+    } catch (error) {
+      this.udp = null;
+      await udp.close(); // the port must not stay bound by a listener that failed to start
+      throw error;
+    }
     this.tcp = tcp;
   }
 
@@ -212,7 +187,7 @@ export class Listener {
     for (const socket of this.connections) socket.end();
     const udp = this.udp;
     this.udp = null;
-    if (udp !== null) await new Promise<void>((resolve) => udp.close(() => resolve()));
+    if (udp !== null) await udp.close();
     for (const socket of this.connections) socket.destroy();
   }
 
@@ -238,11 +213,9 @@ export class Listener {
   }
 
   /** The peer a detached socket is connected to: our own address, port 1, where no client lives. */
-  private connectAside(udp: dgram.Socket): Promise<void> {
+  private connectAside(udp: UdpEndpoint): Promise<void> {
     const host = this.host === "::" ? "::1" : this.host === "0.0.0.0" ? "127.0.0.1" : this.host;
-    return new Promise<void>((resolve, reject) => {
-      udp.connect(1, host, (error?: Error) => (error ? reject(error) : resolve()));
-    });
+    return udp.connect(1, host);
   }
 
   /** Replies sent through the socket after it was detached (queued or in flight at the handoff). */
@@ -267,11 +240,7 @@ export class Listener {
       while (this.outbox.length > 0) {
         const batch = this.outbox.splice(0, this.outbox.length);
         udp.disconnect();
-        await Promise.all(
-          batch.map(
-            (r) => new Promise<void>((resolve) => udp.send(r.reply, r.port, r.address, () => resolve())),
-          ),
-        );
+        await Promise.all(batch.map((r) => udp.sendAndWait(r.reply, r.port, r.address)));
         await this.connectAside(udp);
       }
     } catch {

@@ -31,6 +31,8 @@ export class Query extends QueryView {
   remoteAddress: string;
   remotePort: number;
   family: 1 | 2;
+  /** The datagram's place in the UDP batch being handled (its reply joins the batch); -1 otherwise. */
+  slot = -1;
   /** The client's size limit for this reply: the EDNS/512 rule over UDP, 65535 over TCP. */
   limit = 65535;
   startedAt = 0;
@@ -67,6 +69,7 @@ export class Query extends QueryView {
   reuse(remoteAddress: string, remotePort: number): void {
     this.remoteAddress = remoteAddress;
     this.remotePort = remotePort;
+    this.slot = -1;
     this.limit = 65535;
     this.startedAt = 0;
     this.plugin = "";
