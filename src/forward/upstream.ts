@@ -1,7 +1,7 @@
 // One upstream address: its TCP pool, its health, and how to probe it.
 
 import { buildQuery, nameToWire, TYPE } from "../dns/index.ts";
-import { type ExchangeHandle, type ExchangeSink, upstreamKey } from "./exchange.ts";
+import { type ExchangeHandle, type ExchangeSink, type PooledHandle, upstreamKey } from "./exchange.ts";
 import { Health } from "./health.ts";
 import { TcpPool } from "./pool.ts";
 import { randomId } from "./random.ts";
@@ -66,8 +66,19 @@ export class Upstream {
     );
   }
 
-  udp(message: Buffer, timeoutMs: number, sink: ExchangeSink, token = 0): ExchangeHandle {
-    return udpExchange(this.host, this.port, message, randomId(), timeoutMs, this.deps.wheel, sink, token);
+  /** An exchange of `message[0, length)` over UDP; `message` must stay unchanged until it settles. */
+  udp(message: Buffer, length: number, timeoutMs: number, sink: ExchangeSink, token = 0): PooledHandle {
+    return udpExchange(
+      this.host,
+      this.port,
+      message,
+      length,
+      randomId(),
+      timeoutMs,
+      this.deps.wheel,
+      sink,
+      token,
+    );
   }
 
   state(): UpstreamState {
@@ -91,13 +102,23 @@ export class Upstream {
       reply: () => done(true),
       fail: () => done(false),
     };
-    if (!tcp) return this.udp(query, timeoutMs, sink);
+    // Exchanges are pooled: cancel only the incarnation started here.
+    if (!tcp) {
+      const handle = this.udp(query, query.length, timeoutMs, sink);
+      const gen = handle.gen;
+      return {
+        cancel() {
+          if (handle.gen === gen) handle.cancel();
+        },
+      };
+    }
     const conn = new TcpConnection(this.host, this.port, this.deps.wheel, this.deps.now, () => {}, this.dial);
     conn.draining = true; // closes itself after this one exchange
     const handle = conn.send(query, sink, timeoutMs);
+    const gen = handle.gen;
     return {
       cancel() {
-        handle.cancel();
+        if (handle.gen === gen) handle.cancel();
         conn.close();
       },
     };
