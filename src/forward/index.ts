@@ -99,7 +99,7 @@ export class Forwarder {
    * reply (the query's ID and question spelling restored), `failed`, or `refused` (max_concurrent).
    * It runs synchronously for `refused` and for a closed forwarder or unreadable query.
    * `clientProto` "tcp" sends over TCP unless prefer_udp; force_tcp always uses TCP. The callback
-   * gets `context` back as its second argument.
+   * gets `context` back as its second argument. `message` is copied: the caller may reuse it at once.
    */
   query(
     message: Buffer,

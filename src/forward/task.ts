@@ -19,8 +19,8 @@ export interface TaskContext {
 const noUpstreams: readonly Upstream[] = [];
 const noCallback: ForwardCallback = () => {};
 const EMPTY = Buffer.alloc(0);
-/** A task's own copy of the query; larger queries get a larger buffer. */
-const MESSAGE_BYTES = 512;
+/** A task's own copy of the query (kept while the task waits for reuse): most queries fit. */
+const MESSAGE_BYTES = 128;
 
 /**
  * The task is the sink of its own exchanges (one at a time), so an attempt allocates no closures:
@@ -78,7 +78,7 @@ export class QueryTask implements ExchangeSink {
     context: unknown,
   ): void {
     if (this.message.length < message.length)
-      this.message = Buffer.allocUnsafeSlow(Math.max(MESSAGE_BYTES, message.length));
+      this.message = Buffer.allocUnsafeSlow(Math.max(MESSAGE_BYTES, (message.length + 63) & ~63));
     message.copy(this.message);
     this.length = message.length;
     this.qnameEnd = qnameEnd;
