@@ -4,7 +4,7 @@
 // (V8's sampling heap profiler: once keeping everything, once only what survived scavenges).
 // Run inside a private network namespace:
 //   unshare -rn bash -c 'ip link set lo up && node_modules/.bin/node bench/forward-alloc.ts'
-// Options: --queries N (100000) --inflight N (200) --sites N (15)
+// Options: --queries N (100000) --inflight N (200) --sites N (15) --udp (UDP upstream, not TCP)
 
 import { spawn } from "node:child_process";
 import { Session } from "node:inspector/promises";
@@ -22,6 +22,7 @@ const QUERIES = opt("queries", 100_000);
 const INFLIGHT = opt("inflight", 200);
 const SITES = opt("sites", 15);
 const PORT = 10099;
+const UDP = argv.includes("--udp");
 
 // Replies in a separate process, so its allocations are not counted here.
 const RESPONDER = `
@@ -41,6 +42,9 @@ net.createServer((s) => {
     rest = b.subarray(o);
   });
 }).listen(${PORT}, "127.0.0.1", () => process.stdout.write("ready\\n"));
+const u = require("node:dgram").createSocket("udp4");
+u.on("message", (m, r) => { m[2] |= 0x80; u.send(m, r.port, r.address); });
+u.bind(${PORT}, "127.0.0.1");
 `;
 
 interface ProfileNode {
@@ -69,7 +73,7 @@ async function run(fwd: Forwarder, n: number, names: Buffer[]): Promise<void> {
       else if (done === n) resolve();
     };
     const send = () => {
-      fwd.query(names[sent++ % names.length]!, cb, "tcp");
+      fwd.query(names[sent++ % names.length]!, cb, UDP ? "udp" : "tcp");
     };
     for (let i = 0; i < Math.min(INFLIGHT, n); i++) send();
   });
@@ -115,7 +119,7 @@ async function main(): Promise<void> {
         from: ".",
         to: [{ host: "127.0.0.1", port: PORT }],
         except: [],
-        forceTcp: true,
+        forceTcp: !UDP,
         line: 1,
       },
       { now: Date.now, wheel, observer, warn: () => {} },

@@ -3,6 +3,7 @@
 // same question. And the deadline list that replaced a wheel timer per exchange expires in order.
 
 import assert from "node:assert/strict";
+import { createSocket } from "node:dgram";
 import { createServer, type Socket } from "node:net";
 import { after, describe, test } from "node:test";
 import dnsPacket from "dns-packet";
@@ -11,6 +12,7 @@ import { type Deadline, DeadlineList } from "../src/forward/deadlines.ts";
 import { IdTable } from "../src/forward/idtable.ts";
 import type { Forwarder } from "../src/forward/index.ts";
 import type { ForwardOutcome } from "../src/forward/types.ts";
+import { udpDeadlines, udpExchange } from "../src/forward/udp.ts";
 import { forwardConfig, makeForwarder } from "./support/forward-fixtures.ts";
 import { encodeQuery, freePort, reply } from "./support/index.ts";
 
@@ -104,6 +106,43 @@ async function lateReplies(fwd: Forwarder, up: Awaited<ReturnType<typeof heldUps
     assert.deepEqual(got, ["1.1.1.1"], "a late reply to the first round reached the second");
   }
 }
+
+describe("UDP exchange reuse", () => {
+  // Node drops a closed socket's connect callback today, so this checks the whole cancel-and-reuse
+  // path, not the `gen` check itself (that one guards a send completing after close, not timeable).
+  test("an exchange cancelled before it connects leaves the one reusing its object alone", async () => {
+    const host = "127.0.0.1";
+    const port = await freePort(host);
+    const server = createSocket("udp4");
+    server.on("message", (m, r) => {
+      m[2]! |= 0x80;
+      server.send(m, r.port, r.address);
+    });
+    await new Promise<void>((r) => server.bind(port, host, () => r()));
+    try {
+      const wheel = new TimerWheel(Date.now, 10);
+      const list = udpDeadlines(wheel, Date.now);
+      const q = encodeQuery("reuse.test", "A");
+      const heard: string[] = [];
+      const sink = (name: string) => ({
+        reply: (r: Buffer, token: number) => heard.push(`${name} reply ${r.readUInt16BE(0)} ${token}`),
+        fail: (kind: string, reason: string, token: number) =>
+          heard.push(`${name} ${kind} ${reason} ${token}`),
+      });
+      // Cancelled before its socket connects (that is reported on a later tick)...
+      const a = udpExchange(host, port, q, q.length, 0x1111, 1000, list, Date.now(), sink("a"), 1);
+      a.cancel();
+      // ...and reused at once: nothing of the first socket may send or fail for it.
+      const b = udpExchange(host, port, q, q.length, 0x2222, 1000, list, Date.now(), sink("b"), 2);
+      assert.equal(b, a, "the exchange object is reused");
+      await until("b's outcome", () => heard.length > 0);
+      await sleep(30);
+      assert.deepEqual(heard, [`b reply ${0x2222} 2`]);
+    } finally {
+      server.close();
+    }
+  });
+});
 
 describe("deadline list", () => {
   interface E extends Deadline {

@@ -4,11 +4,11 @@
 
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { isIPv6 } from "node:net";
-import type { TimerHandle, TimerTarget, TimerWheel } from "../clock/index.ts";
+import type { Now, TimerWheel } from "../clock/index.ts";
 import { FLAG_QR, HEADER_LENGTH, replyMatchesQuery } from "../dns/index.ts";
+import { type Deadline, DeadlineList } from "./deadlines.ts";
 import { type ExchangeSink, type PooledHandle, timeoutReason } from "./exchange.ts";
 
-const noTimer: TimerHandle = { cancel() {} };
 const EMPTY = Buffer.alloc(0);
 const ignore = (): void => {};
 /** Settled exchanges kept for reuse. */
@@ -18,8 +18,9 @@ const spare: UdpExchange[] = [];
 /**
  * Reused once settled, like TcpExchange: its listeners are bound once and taken off the socket when
  * it settles; the connect/send callback (dgram gives it nothing to tell sockets apart) checks `gen`.
+ * Its read deadline is on its upstream's list (one wheel timer, see deadlines.ts).
  */
-class UdpExchange implements PooledHandle, TimerTarget {
+export class UdpExchange implements PooledHandle, Deadline {
   gen = 0;
   private socket: Socket | null = null;
   private host = "";
@@ -31,7 +32,10 @@ class UdpExchange implements PooledHandle, TimerTarget {
   private sink: ExchangeSink | null = null;
   private token = 0;
   private timeoutMs = 0;
-  private timer: TimerHandle = noTimer;
+  deadline = 0;
+  prevDue: Deadline | null = null;
+  nextDue: Deadline | null = null;
+  private deadlines: DeadlineList<UdpExchange> | null = null;
   private connected = false;
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
     if (rinfo.port !== this.port || (!this.v6 && rinfo.address !== this.host)) return;
@@ -51,13 +55,16 @@ class UdpExchange implements PooledHandle, TimerTarget {
     length: number,
     id: number,
     timeoutMs: number,
-    wheel: TimerWheel,
+    deadlines: DeadlineList<UdpExchange>,
+    now: number,
     sink: ExchangeSink,
     token: number,
   ): void {
     this.sink = sink;
     this.token = token;
-    this.timer = wheel.scheduleTarget(timeoutMs, this);
+    this.deadline = now + timeoutMs;
+    this.deadlines = deadlines;
+    deadlines.add(this);
     this.host = host;
     this.port = port;
     this.v6 = isIPv6(host);
@@ -94,9 +101,9 @@ class UdpExchange implements PooledHandle, TimerTarget {
     if (this.socket !== null) this.release();
   }
 
-  onTimer(): void {
+  /** The deadline passed (the list has taken it off). */
+  expired(): void {
     if (this.socket === null) return;
-    this.timer = noTimer;
     const sink = this.sink!;
     const token = this.token;
     const reason = timeoutReason("udp", this.timeoutMs);
@@ -117,8 +124,8 @@ class UdpExchange implements PooledHandle, TimerTarget {
     const socket = this.socket!;
     this.socket = null;
     this.gen = (this.gen + 1) & 0x3fffffff;
-    this.timer.cancel();
-    this.timer = noTimer;
+    this.deadlines!.remove(this);
+    this.deadlines = null;
     socket.removeListener("message", this.onMessage);
     socket.removeListener("error", this.onError);
     socket.on("error", ignore);
@@ -141,11 +148,17 @@ export function udpExchange(
   length: number,
   id: number,
   timeoutMs: number,
-  wheel: TimerWheel,
+  deadlines: DeadlineList<UdpExchange>,
+  now: number,
   sink: ExchangeSink,
   token = 0,
 ): PooledHandle {
   const e = spare.pop() ?? new UdpExchange();
-  e.start(host, port, message, length, id, timeoutMs, wheel, sink, token);
+  e.start(host, port, message, length, id, timeoutMs, deadlines, now, sink, token);
   return e;
+}
+
+/** The deadline list an upstream's UDP exchanges share. */
+export function udpDeadlines(wheel: TimerWheel, now: Now): DeadlineList<UdpExchange> {
+  return new DeadlineList<UdpExchange>(wheel, now, (e) => e.expired());
 }

@@ -1,13 +1,14 @@
 // One upstream address: its TCP pool, its health, and how to probe it.
 
 import { buildQuery, nameToWire, TYPE } from "../dns/index.ts";
+import type { DeadlineList } from "./deadlines.ts";
 import { type ExchangeHandle, type ExchangeSink, type PooledHandle, upstreamKey } from "./exchange.ts";
 import { Health } from "./health.ts";
 import { TcpPool } from "./pool.ts";
 import { randomId } from "./random.ts";
 import { type Dial, TcpConnection, tcpDial } from "./tcp.ts";
 import type { ForwardDeps, ForwardTuning, UpstreamState } from "./types.ts";
-import { udpExchange } from "./udp.ts";
+import { type UdpExchange, udpDeadlines, udpExchange } from "./udp.ts";
 
 export interface UpstreamOptions {
   host: string;
@@ -33,12 +34,14 @@ export class Upstream {
   readonly streamOnly: boolean;
   private readonly dial: Dial;
   private readonly deps: ForwardDeps;
+  private readonly udpDeadlines: DeadlineList<UdpExchange>;
 
   constructor(options: UpstreamOptions, tuning: ForwardTuning, deps: ForwardDeps) {
     this.host = options.host;
     this.port = options.port;
     this.key = upstreamKey(options.host, options.port);
     this.deps = deps;
+    this.udpDeadlines = udpDeadlines(deps.wheel, deps.now);
     this.streamOnly = options.tlsDial !== undefined;
     this.dial = options.tlsDial ?? tcpDial;
     this.pool = new TcpPool(
@@ -75,7 +78,8 @@ export class Upstream {
       length,
       randomId(),
       timeoutMs,
-      this.deps.wheel,
+      this.udpDeadlines,
+      this.deps.now(),
       sink,
       token,
     );
