@@ -148,28 +148,62 @@ describe("deadline list", () => {
   interface E extends Deadline {
     name: string;
   }
-  const entry = (name: string, deadline: number): E => ({ name, deadline, prevDue: null, nextDue: null });
 
-  test("expires entries in deadline order whatever the order added; removed ones never", () => {
-    let now = 1000;
-    const wheel = new TimerWheel(() => now, 10);
+  function setup() {
+    const clock = { now: 1000 };
+    const wheel = new TimerWheel(() => clock.now, 10);
     const fired: string[] = [];
     const list = new DeadlineList<E>(
       wheel,
-      () => now,
+      () => clock.now,
       (e) => fired.push(e.name),
     );
+    const entry = (name: string, deadline: number): E => ({
+      name,
+      deadline,
+      prevDue: null,
+      nextDue: null,
+      ownTimer: null,
+      onTimer() {
+        list.fired(this);
+      },
+    });
+    return { clock, wheel, fired, list, entry };
+  }
+
+  test("expires entries in deadline order whatever the order added; removed ones never", () => {
+    const { clock, wheel, fired, list, entry } = setup();
     const [a, b, c, d] = [entry("a", 1100), entry("b", 1050), entry("c", 1200), entry("d", 1150)];
     for (const e of [a, b, c, d]) list.add(e);
     list.remove(d);
     list.remove(d); // twice: no effect
-    now = 1060;
+    clock.now = 1060;
     wheel.advance();
     assert.deepEqual(fired, ["b"]);
-    now = 1300;
+    clock.now = 1300;
     wheel.advance();
     wheel.advance();
     assert.deepEqual(fired, ["b", "a", "c"]);
+    assert.equal(wheel.pending, 0);
+  });
+
+  test("an entry far behind the tail gets its own timer, and is cancelled by remove", () => {
+    const { clock, wheel, fired, list, entry } = setup();
+    for (let i = 0; i < 40; i++) list.add(entry(`n${i}`, 2000 + i));
+    const early = entry("early", 1500);
+    const gone = entry("gone", 1400);
+    list.add(early);
+    list.add(gone);
+    assert.notEqual(early.ownTimer, null);
+    list.remove(gone);
+    assert.equal(gone.ownTimer, null);
+    clock.now = 1600;
+    wheel.advance();
+    assert.deepEqual(fired, ["early"]);
+    clock.now = 2100;
+    wheel.advance();
+    wheel.advance();
+    assert.equal(fired.length, 41);
     assert.equal(wheel.pending, 0);
   });
 });

@@ -1,14 +1,21 @@
-// The read deadlines of one connection's outstanding queries: a list kept in deadline order (links
-// in the entries) and one wheel timer for the earliest. A wheel timer per query allocated a slot
-// that stayed in its wheel bucket until due, seconds after the reply: every one was promoted.
+// The read deadlines of one connection's (or upstream's) outstanding queries: a list kept in deadline
+// order (links in the entries) and one wheel timer for the earliest. A wheel timer per query
+// allocated a slot that stayed in its wheel bucket until due, seconds after the reply: every one was
+// promoted. Deadlines mostly come in order (the same timeout each); one that would go far back (a
+// retry with the query's remaining time, a probe) gets a wheel timer of its own instead of a walk.
 
 import type { Now, TimerHandle, TimerTarget, TimerWheel } from "../clock/index.ts";
 
-export interface Deadline {
+export interface Deadline extends TimerTarget {
   deadline: number;
   prevDue: Deadline | null;
   nextDue: Deadline | null;
+  /** Its own timer when added out of order, else null. onTimer() must call the list's fired(). */
+  ownTimer: TimerHandle | null;
 }
+
+/** How far back from the tail an entry is placed before it gets a timer of its own instead. */
+const MAX_WALK = 16;
 
 export class DeadlineList<T extends Deadline> implements TimerTarget {
   private head: T | null = null;
@@ -26,10 +33,16 @@ export class DeadlineList<T extends Deadline> implements TimerTarget {
     this.onExpired = onExpired;
   }
 
-  /** Add `e` (its `deadline` set). Deadlines mostly come in order, so the walk from the tail is short. */
+  /** Add `e` (its `deadline` set). */
   add(e: T): void {
     let after = this.tail;
-    while (after !== null && after.deadline > e.deadline) after = after.prevDue as T | null;
+    for (let steps = 0; after !== null && after.deadline > e.deadline; steps++) {
+      if (steps === MAX_WALK) {
+        e.ownTimer = this.wheel.scheduleTarget(e.deadline - this.now(), e);
+        return;
+      }
+      after = after.prevDue as T | null;
+    }
     e.prevDue = after;
     e.nextDue = after === null ? this.head : after.nextDue;
     if (e.nextDue === null) this.tail = e;
@@ -39,8 +52,13 @@ export class DeadlineList<T extends Deadline> implements TimerTarget {
     this.arm();
   }
 
-  /** Take `e` off; the timer stays (it finds nothing due, or the next entry, when it fires). */
+  /** Take `e` off; the list's timer stays (it finds nothing due, or the next entry, when it fires). */
   remove(e: T): void {
+    if (e.ownTimer !== null) {
+      e.ownTimer.cancel();
+      e.ownTimer = null;
+      return;
+    }
     if (e.prevDue === null) {
       if (this.head !== e) return; // not on the list
       this.head = e.nextDue as T | null;
@@ -51,16 +69,15 @@ export class DeadlineList<T extends Deadline> implements TimerTarget {
     e.nextDue = null;
   }
 
-  /** Forget every entry and the timer (a closed connection). */
-  clear(): void {
-    for (let e = this.head; e !== null; ) {
-      const next = e.nextDue as T | null;
-      e.prevDue = null;
-      e.nextDue = null;
-      e = next;
-    }
-    this.head = null;
-    this.tail = null;
+  /** `e`'s own timer fired. */
+  fired(e: T): void {
+    if (e.ownTimer === null) return;
+    e.ownTimer = null;
+    this.onExpired(e);
+  }
+
+  /** Cancel the list's timer (a closed connection, its entries removed). */
+  stop(): void {
     this.timer?.cancel();
     this.timer = null;
   }

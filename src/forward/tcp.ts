@@ -2,7 +2,7 @@
 // a random ID unique on this connection, replies may come in any order.
 
 import { connect, type Socket } from "node:net";
-import type { Now, TimerWheel } from "../clock/index.ts";
+import type { Now, TimerHandle, TimerWheel } from "../clock/index.ts";
 import { FLAG_QR, HEADER_LENGTH, replyMatchesQuery } from "../dns/index.ts";
 import { BatchWriter } from "./batch.ts";
 import { type Deadline, DeadlineList } from "./deadlines.ts";
@@ -28,10 +28,15 @@ export class TcpExchange implements PooledHandle, Deadline {
   deadline = 0;
   prevDue: Deadline | null = null;
   nextDue: Deadline | null = null;
+  ownTimer: TimerHandle | null = null;
   gen = 0;
 
   cancel(): void {
     this.conn?.cancel(this);
+  }
+
+  onTimer(): void {
+    this.conn?.timerFired(this);
   }
 }
 
@@ -175,6 +180,11 @@ export class TcpConnection implements FrameSink {
     this.retireIfDone();
   }
 
+  /** `entry`'s own timer (see DeadlineList) fired. */
+  timerFired(entry: TcpExchange): void {
+    this.deadlines.fired(entry);
+  }
+
   /** `entry`'s deadline passed (the list has taken it off). */
   private expire(entry: TcpExchange): void {
     if (!this.pending.remove(entry)) return;
@@ -198,8 +208,9 @@ export class TcpConnection implements FrameSink {
     this.closed = true;
     this.draining = true;
     this.onClosed(this);
-    this.deadlines.clear();
+    this.deadlines.stop();
     for (const entry of this.pending.drain()) {
+      this.deadlines.remove(entry);
       const sink = entry.sink!;
       const token = entry.token;
       release(entry);

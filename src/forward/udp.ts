@@ -4,7 +4,7 @@
 
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { isIPv6 } from "node:net";
-import type { Now, TimerWheel } from "../clock/index.ts";
+import type { Now, TimerHandle, TimerWheel } from "../clock/index.ts";
 import { FLAG_QR, HEADER_LENGTH, replyMatchesQuery } from "../dns/index.ts";
 import { type Deadline, DeadlineList } from "./deadlines.ts";
 import { type ExchangeSink, type PooledHandle, timeoutReason } from "./exchange.ts";
@@ -35,6 +35,7 @@ export class UdpExchange implements PooledHandle, Deadline {
   deadline = 0;
   prevDue: Deadline | null = null;
   nextDue: Deadline | null = null;
+  ownTimer: TimerHandle | null = null;
   private deadlines: DeadlineList<UdpExchange> | null = null;
   private connected = false;
   private readonly onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
@@ -99,6 +100,10 @@ export class UdpExchange implements PooledHandle, Deadline {
 
   cancel(): void {
     if (this.socket !== null) this.release();
+  }
+
+  onTimer(): void {
+    this.deadlines?.fired(this);
   }
 
   /** The deadline passed (the list has taken it off). */
