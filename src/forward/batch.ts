@@ -5,7 +5,7 @@
 import type { Writable } from "node:stream";
 
 /** A batch this large is written at once rather than grown. */
-const BATCH_BYTES = 16 * 1024;
+const BATCH_BYTES = 4096;
 /** Spare batch buffers kept per connection. */
 const MAX_SPARE = 2;
 
