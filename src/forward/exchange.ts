@@ -23,6 +23,14 @@ export interface ExchangeHandle {
   cancel(): void;
 }
 
+/**
+ * An exchange object that is reused once settled: `gen` changes each time, so whoever kept it
+ * compares the `gen` it saw at the start before cancelling (else it could cancel someone else's).
+ */
+export interface PooledHandle extends ExchangeHandle {
+  readonly gen: number;
+}
+
 /** "IP:PORT", IPv6 in brackets, as CoreDNS labels its `to` metric. */
 export function upstreamKey(host: string, port: number): string {
   return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;

@@ -1,11 +1,21 @@
 // DNS over TCP framing (RFC 1035 4.2.2, RFC 7766): a 2-byte length before each message.
 
+/** Takes each message as a span of a buffer: no view per message, no closure per chunk. */
+export interface FrameSink {
+  onFrame(buf: Buffer, start: number, end: number): void;
+}
+
 /** Reassembles length-prefixed messages from stream chunks that split or coalesce them. */
 export class FrameReader {
   private rest: Buffer | null = null;
 
   /** Feed one chunk; calls `onFrame` for every complete message, in order. */
   push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
+    this.feed(chunk, { onFrame: (buf, start, end) => onFrame(buf.subarray(start, end)) });
+  }
+
+  /** Like push, handing `sink` each message as [start, end) of a buffer valid only during the call. */
+  feed(chunk: Buffer, sink: FrameSink): void {
     let buf = chunk;
     if (this.rest !== null) {
       buf = Buffer.concat([this.rest, chunk]);
@@ -16,9 +26,9 @@ export class FrameReader {
       const length = (buf[offset]! << 8) | buf[offset + 1]!;
       const end = offset + 2 + length;
       if (end > buf.length) break;
-      const frame = buf.subarray(offset + 2, end);
+      const start = offset + 2;
       offset = end;
-      if (length > 0) onFrame(frame);
+      if (length > 0) sink.onFrame(buf, start, end);
     }
     if (offset < buf.length) this.rest = buf.subarray(offset);
   }

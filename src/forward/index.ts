@@ -20,11 +20,20 @@ export const DEFAULT_TUNING: Readonly<ForwardTuning> = Object.freeze({
   pipelineDepth: 32,
 });
 
+/** Finished tasks kept for reuse; beyond this (an outage's burst ending) they are left to the GC. */
+const MAX_SPARE_TASKS = 4096;
+
 export class Forwarder {
   readonly config: ForwardConfig;
   private readonly deps: ForwardDeps;
   private readonly list: Upstream[];
-  private readonly tasks = new Set<QueryTask>();
+  /**
+   * In-flight tasks, each knowing its index: a Set reallocated its table every few hundred queries
+   * (deleted entries are only reclaimed by a rehash), and that table lived long enough to be promoted.
+   */
+  private readonly tasks: QueryTask[] = [];
+  /** A miss's task lives about one scavenge interval, so a fresh one per query was promoted. */
+  private readonly spare: QueryTask[] = [];
   private readonly fromWire: Buffer;
   private readonly exceptWire: Buffer[];
   private readonly ctx: TaskContext;
@@ -57,13 +66,20 @@ export class Forwarder {
         ),
     );
     const tasks = this.tasks;
+    const spare = this.spare;
     this.ctx = {
       upstreams: this.list,
       policy: new Policy<Upstream>(config.policy),
       tuning,
       deps,
       finished(task) {
-        tasks.delete(task);
+        const last = tasks.pop()!;
+        if (last !== task) {
+          tasks[task.index] = last;
+          last.index = task.index;
+        }
+        task.index = -1;
+        if (spare.length < MAX_SPARE_TASKS) spare.push(task);
       },
     };
   }
@@ -83,7 +99,7 @@ export class Forwarder {
    * reply (the query's ID and question spelling restored), `failed`, or `refused` (max_concurrent).
    * It runs synchronously for `refused` and for a closed forwarder or unreadable query.
    * `clientProto` "tcp" sends over TCP unless prefer_udp; force_tcp always uses TCP. The callback
-   * gets `context` back as its second argument.
+   * gets `context` back as its second argument. `message` is copied: the caller may reuse it at once.
    */
   query(
     message: Buffer,
@@ -96,7 +112,7 @@ export class Forwarder {
       return;
     }
     const max = this.config.maxConcurrent;
-    if (max > 0 && this.tasks.size >= max) {
+    if (max > 0 && this.tasks.length >= max) {
       this.deps.observer.maxConcurrentReject();
       callback({ kind: "refused" }, context);
       return;
@@ -107,14 +123,16 @@ export class Forwarder {
       return;
     }
     const useTcp = this.config.forceTcp || (clientProto === "tcp" && !this.config.preferUdp);
-    const task = new QueryTask(this.ctx, Buffer.from(message), qnameEnd, callback, useTcp, context);
-    this.tasks.add(task);
+    const task = this.spare.pop() ?? new QueryTask(this.ctx);
+    task.init(message, qnameEnd, callback, useTcp, context);
+    task.index = this.tasks.length;
+    this.tasks.push(task);
     task.start();
   }
 
   /** Queries waiting for an upstream. */
   get inFlight(): number {
-    return this.tasks.size;
+    return this.tasks.length;
   }
 
   /** Each upstream's address, health and pool, in configured order. */
@@ -131,7 +149,7 @@ export class Forwarder {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const task of [...this.tasks]) task.abort("forwarder closed");
+    for (const task of this.tasks.slice()) task.abort("forwarder closed");
     await Promise.all(this.list.map((u) => u.close()));
   }
 }

@@ -57,16 +57,18 @@ export class TcpPool {
 
   /**
    * Send `message` on the least busy usable connection not in `avoid` (the connections this query
-   * already tried), opening one when all are busy or avoided. The exchange's `conn` is the one used.
+   * already tried), opening one when all are busy or avoided. The exchange's `conn` is the one used
+   * (until it settles, which is never before this returns: frames are written after the tick).
    */
   exchange(
     message: Buffer,
     sink: ExchangeSink,
     timeoutMs: number,
-    avoid: readonly TcpConnection[] | null,
+    avoid: readonly (TcpConnection | null)[] | null,
     token = 0,
+    length = message.length,
   ): TcpExchange {
-    return this.pick(avoid).send(message, sink, timeoutMs, token);
+    return this.pick(avoid).send(message, sink, timeoutMs, token, length);
   }
 
   /** Close every connection; their outstanding queries fail. */
@@ -79,7 +81,7 @@ export class TcpPool {
     await Promise.all(all.map((c) => c.closedPromise()));
   }
 
-  private pick(avoid: readonly TcpConnection[] | null): TcpConnection {
+  private pick(avoid: readonly (TcpConnection | null)[] | null): TcpConnection {
     let best: TcpConnection | null = null;
     let fallback: TcpConnection | null = null;
     let usable = 0;

@@ -2,7 +2,7 @@
 // or the deadline passes. Exactly one outcome per task.
 
 import { FLAG_TC, HEADER_LENGTH, rcodeName } from "../dns/index.ts";
-import type { ExchangeHandle, ExchangeSink, FailKind } from "./exchange.ts";
+import type { ExchangeSink, FailKind, PooledHandle } from "./exchange.ts";
 import type { Policy } from "./policy.ts";
 import type { TcpConnection } from "./tcp.ts";
 import type { ForwardCallback, ForwardDeps, ForwardOutcome, ForwardTuning } from "./types.ts";
@@ -17,22 +17,29 @@ export interface TaskContext {
 }
 
 const noUpstreams: readonly Upstream[] = [];
+const noCallback: ForwardCallback = () => {};
+const EMPTY = Buffer.alloc(0);
+/** A task's own copy of the query (kept while the task waits for reuse): most queries fit. */
+const MESSAGE_BYTES = 128;
 
 /**
  * The task is the sink of its own exchanges (one at a time), so an attempt allocates no closures:
  * in an outage every task lives until its deadline, and whatever it allocates reaches V8's old
- * generation. Its last failure is put into words only when the task fails.
+ * generation. Its last failure is put into words only when the task fails. Tasks are reused (see
+ * Forwarder): `seq` keeps counting across uses, so a report carrying an earlier use's token is stale.
  */
 export class QueryTask implements ExchangeSink {
   private readonly ctx: TaskContext;
-  private readonly message: Buffer;
+  /** The query's bytes in [0, length): a buffer kept across uses, so a miss copies without allocating. */
+  private message: Buffer = EMPTY;
+  private length = 0;
   /** Offset just past the question name: the reply gets the client's spelling up to here. */
-  private readonly qnameEnd: number;
-  private readonly callback: ForwardCallback;
+  private qnameEnd = 0;
+  private callback: ForwardCallback = noCallback;
   /** Handed back to the callback with the outcome (the caller's query: no closure per query). */
-  private readonly context: unknown;
-  private readonly useTcp: boolean;
-  private readonly deadline: number;
+  private context: unknown = null;
+  private useTcp = false;
+  private deadline = 0;
   private readonly maxAttempts: number;
   /** The policy's order: the shared upstream list itself unless the policy permutes it. */
   private order: readonly Upstream[] = noUpstreams;
@@ -40,7 +47,9 @@ export class QueryTask implements ExchangeSink {
   private attempts = 0;
   /** Bumped per exchange (its token) so a late report from an abandoned one is ignored. */
   private seq = 0;
-  private current: ExchangeHandle | null = null;
+  /** The current exchange and its `gen` when started: it is pooled, and may be someone else's by now. */
+  private current: PooledHandle | null = null;
+  private currentGen = 0;
   /** The current (or last) exchange: its upstream, transport and start. */
   private upstream: Upstream | null = null;
   private overTcp = false;
@@ -48,27 +57,40 @@ export class QueryTask implements ExchangeSink {
   /** The last failed exchange's reason, as the exchange reported it. */
   private lastError = "";
   /** The connections this query used, for the pool to avoid: sized once (an attempt uses at most one). */
-  private tried: TcpConnection[] | null = null;
+  private tried: (TcpConnection | null)[] | null = null;
   private triedCount = 0;
   private reportedAllDown = false;
-  private done = false;
+  private done = true;
+  /** Its place in the forwarder's in-flight list, -1 when not in flight. */
+  index = -1;
 
-  constructor(
-    ctx: TaskContext,
+  constructor(ctx: TaskContext) {
+    this.ctx = ctx;
+    this.maxAttempts = ctx.upstreams.length + 2;
+  }
+
+  /** Take a new query: `message` is copied (the caller may reuse it once this returns). */
+  init(
     message: Buffer,
     qnameEnd: number,
     callback: ForwardCallback,
     useTcp: boolean,
-    context: unknown = null,
-  ) {
-    this.ctx = ctx;
-    this.message = message;
+    context: unknown,
+  ): void {
+    if (this.message.length < message.length)
+      this.message = Buffer.allocUnsafeSlow(Math.max(MESSAGE_BYTES, (message.length + 63) & ~63));
+    message.copy(this.message);
+    this.length = message.length;
     this.qnameEnd = qnameEnd;
     this.callback = callback;
     this.context = context;
     this.useTcp = useTcp;
-    this.deadline = ctx.deps.now() + ctx.tuning.deadlineMs;
-    this.maxAttempts = ctx.upstreams.length + 2;
+    this.deadline = this.ctx.deps.now() + this.ctx.tuning.deadlineMs;
+    this.next = 0;
+    this.attempts = 0;
+    this.triedCount = 0;
+    this.reportedAllDown = false;
+    this.done = false;
   }
 
   start(): void {
@@ -79,7 +101,9 @@ export class QueryTask implements ExchangeSink {
   /** End now with `failed` (forwarder closing). */
   abort(reason: string): void {
     if (this.done) return;
-    this.current?.cancel();
+    const current = this.current;
+    if (current !== null && current.gen === this.currentGen) current.cancel();
+    this.current = null;
     this.finish({ kind: "failed", reason });
   }
 
@@ -132,21 +156,30 @@ export class QueryTask implements ExchangeSink {
     this.upstream = upstream;
     this.overTcp = overTcp;
     this.started = this.ctx.deps.now();
-    return ++this.seq;
+    this.seq = (this.seq + 1) & 0x3fffffff; // stays a small integer; never repeats within a use
+    return this.seq;
   }
 
   private udp(upstream: Upstream, timeout: number): void {
     const token = this.begin(upstream, false);
-    this.current = upstream.udp(this.message, timeout, this, token);
+    const exchange = upstream.udp(this.message, this.length, timeout, this, token);
+    this.current = exchange;
+    this.currentGen = exchange.gen;
   }
 
   private tcp(upstream: Upstream, timeout: number): void {
     const token = this.begin(upstream, true);
-    const exchange = upstream.pool.exchange(this.message, this, timeout, this.tried, token);
+    const exchange = upstream.pool.exchange(this.message, this, timeout, this.avoid(), token, this.length);
     // At most one TCP exchange per attempt (a truncated UDP reply's retry takes the attempt's place).
-    this.tried ??= new Array<TcpConnection>(this.maxAttempts);
+    this.tried ??= new Array<TcpConnection | null>(this.maxAttempts).fill(null);
     this.tried[this.triedCount++] = exchange.conn;
     this.current = exchange;
+    this.currentGen = exchange.gen;
+  }
+
+  /** The connections to avoid: none on a first try (the array is kept across uses, with stale entries). */
+  private avoid(): readonly (TcpConnection | null)[] | null {
+    return this.triedCount === 0 ? null : this.tried;
   }
 
   /**
@@ -196,11 +229,21 @@ export class QueryTask implements ExchangeSink {
     this.attempt();
   }
 
+  /** Report once; the task is released first (the callback may start a query that reuses it). */
   private finish(outcome: ForwardOutcome): void {
+    const callback = this.callback;
+    const context = this.context;
     this.done = true;
+    this.current = null;
+    this.callback = noCallback;
+    this.context = null;
+    this.order = noUpstreams;
+    this.upstream = null;
+    this.lastError = "";
+    if (this.tried !== null) this.tried.fill(null);
     this.ctx.finished(this);
     try {
-      this.callback(outcome, this.context);
+      callback(outcome, context);
     } catch (err) {
       this.ctx.deps.warn("forward callback threw", { error: String(err) });
     }

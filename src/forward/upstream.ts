@@ -1,13 +1,14 @@
 // One upstream address: its TCP pool, its health, and how to probe it.
 
 import { buildQuery, nameToWire, TYPE } from "../dns/index.ts";
-import { type ExchangeHandle, type ExchangeSink, upstreamKey } from "./exchange.ts";
+import type { DeadlineList } from "./deadlines.ts";
+import { type ExchangeHandle, type ExchangeSink, type PooledHandle, upstreamKey } from "./exchange.ts";
 import { Health } from "./health.ts";
 import { TcpPool } from "./pool.ts";
 import { randomId } from "./random.ts";
 import { type Dial, TcpConnection, tcpDial } from "./tcp.ts";
 import type { ForwardDeps, ForwardTuning, UpstreamState } from "./types.ts";
-import { udpExchange } from "./udp.ts";
+import { type UdpExchange, udpDeadlines, udpExchange } from "./udp.ts";
 
 export interface UpstreamOptions {
   host: string;
@@ -33,12 +34,14 @@ export class Upstream {
   readonly streamOnly: boolean;
   private readonly dial: Dial;
   private readonly deps: ForwardDeps;
+  private readonly udpDeadlines: DeadlineList<UdpExchange>;
 
   constructor(options: UpstreamOptions, tuning: ForwardTuning, deps: ForwardDeps) {
     this.host = options.host;
     this.port = options.port;
     this.key = upstreamKey(options.host, options.port);
     this.deps = deps;
+    this.udpDeadlines = udpDeadlines(deps.wheel, deps.now);
     this.streamOnly = options.tlsDial !== undefined;
     this.dial = options.tlsDial ?? tcpDial;
     this.pool = new TcpPool(
@@ -66,8 +69,20 @@ export class Upstream {
     );
   }
 
-  udp(message: Buffer, timeoutMs: number, sink: ExchangeSink, token = 0): ExchangeHandle {
-    return udpExchange(this.host, this.port, message, randomId(), timeoutMs, this.deps.wheel, sink, token);
+  /** An exchange of `message[0, length)` over UDP; `message` must stay unchanged until it settles. */
+  udp(message: Buffer, length: number, timeoutMs: number, sink: ExchangeSink, token = 0): PooledHandle {
+    return udpExchange(
+      this.host,
+      this.port,
+      message,
+      length,
+      randomId(),
+      timeoutMs,
+      this.udpDeadlines,
+      this.deps.now(),
+      sink,
+      token,
+    );
   }
 
   state(): UpstreamState {
@@ -91,13 +106,23 @@ export class Upstream {
       reply: () => done(true),
       fail: () => done(false),
     };
-    if (!tcp) return this.udp(query, timeoutMs, sink);
+    // Exchanges are pooled: cancel only the incarnation started here.
+    if (!tcp) {
+      const handle = this.udp(query, query.length, timeoutMs, sink);
+      const gen = handle.gen;
+      return {
+        cancel() {
+          if (handle.gen === gen) handle.cancel();
+        },
+      };
+    }
     const conn = new TcpConnection(this.host, this.port, this.deps.wheel, this.deps.now, () => {}, this.dial);
     conn.draining = true; // closes itself after this one exchange
     const handle = conn.send(query, sink, timeoutMs);
+    const gen = handle.gen;
     return {
       cancel() {
-        handle.cancel();
+        if (handle.gen === gen) handle.cancel();
         conn.close();
       },
     };
