@@ -35,7 +35,13 @@ export async function peersScenario(
         );
       }
       pids.set(server.key, proc.pid);
-      log(`${server.label} up (pid ${proc.pid}, CPU ${settings.serverCpu})`);
+      // Our daemon says which UDP path it runs; a bench of the dgram fallback must not pass unnoticed.
+      const udp = /"udp":"(\w+)","msg":"serving/.exec(
+        readFileSync(join(work, `${server.key}.log`), "utf8"),
+      )?.[1];
+      log(
+        `${server.label} up (pid ${proc.pid}, CPU ${settings.serverCpu}${udp === undefined ? "" : `, UDP ${udp}`})`,
+      );
     }
     const memStart: Record<string, Mem> = {};
     for (const server of servers) memStart[server.key] = readMemory(pids.get(server.key)!);

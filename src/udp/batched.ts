@@ -39,8 +39,14 @@ const SLOT_BYTES = 2048;
 /** Distinct client addresses whose text is kept (a node's pods, a handful of hosts). */
 const ADDRESS_MEMO = 4096;
 
-/** Where `npm run build` puts the addon: dist/native, from src/udp or dist/udp alike. */
-export const ADDON_PATH = fileURLToPath(new URL("../../dist/native/udp.node", import.meta.url));
+/**
+ * Where `npm run build` puts the addon: dist/native, beside this module once compiled (so a copy of
+ * dist, as bench/ runs, carries it), or the build's when running from src/.
+ */
+const ADDON_CANDIDATES = ["../native/udp.node", "../../dist/native/udp.node"].map((p) =>
+  fileURLToPath(new URL(p, import.meta.url)),
+);
+export const ADDON_PATH = ADDON_CANDIDATES.find((p) => existsSync(p)) ?? ADDON_CANDIDATES[0]!;
 
 let loaded: NativeUdp | null | undefined;
 let loadError = "";
