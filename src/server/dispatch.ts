@@ -69,6 +69,6 @@ export function dispatch(query: Query, packet: Buffer, router: Router, hooks: Di
     route.entry(query);
   } catch (error) {
     hooks.failed(query, error);
-    if (!query.answered) query.sendFinal(errorReply(query, RCODE.SERVFAIL));
+    query.sendFailure(() => errorReply(query, RCODE.SERVFAIL));
   }
 }

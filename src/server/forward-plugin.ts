@@ -28,7 +28,7 @@ export class ForwardPlugin implements Handler {
       } catch (error) {
         // Per-query failures end here: this runs from a socket callback, outside dispatch's guard.
         this.onError(error);
-        if (!query.answered) query.sendFinal(errorReply(query, RCODE.SERVFAIL));
+        query.sendFailure(() => errorReply(query, RCODE.SERVFAIL));
       }
     };
   }

@@ -59,7 +59,7 @@ export class KubernetesPlugin implements Handler {
 
   private fail(query: Query, error: unknown): void {
     this.onError(error);
-    if (!query.answered) query.sendFinal(errorReply(query, RCODE.SERVFAIL));
+    query.sendFailure(() => errorReply(query, RCODE.SERVFAIL));
   }
 
   /**

@@ -25,6 +25,8 @@ export const NO_TIMEOUTS: TcpTimeouts = { readMs: 0, writeMs: 0, idleMs: 0 };
 const MAX_TCP_BUFFER = 65_537;
 /** A deep socket receive queue absorbs bursts (the kernel caps it at net.core.rmem_max). */
 const UDP_BUFFER_BYTES = 4 << 20;
+/** Answered UDP queries kept for reuse (a burst of misses in flight at once; more are left to the GC). */
+const MAX_SPARE_QUERIES = 1024;
 
 export interface ListenerOptions {
   host: string;
@@ -59,8 +61,11 @@ export class Listener {
   private detached = false;
   private flushing = false;
   private readonly outbox: { reply: Buffer; port: number; address: string }[] = [];
-  /** A UDP query object answered from the cache and free for the next datagram. */
-  private spareQuery: Query | null = null;
+  /**
+   * UDP queries answered and free for the next datagrams: a miss's query lives about as long as a
+   * young-generation collection takes to come round, so a new one per datagram was promoted.
+   */
+  private readonly spareQueries: Query[] = [];
 
   /**
    * Run one query through this listener's routing and chains as if `remoteAddress` had sent it over
@@ -101,6 +106,9 @@ export class Listener {
       // A detached socket queues replies in the outbox; otherwise the socket's own queue (dgram's
       // sends that could not go out at once hold their buffers; batched sends are copies).
       sendsQueued: () => (this.detached ? 1 : (this.udp?.sendsQueued() ?? 0)),
+      release: (query) => {
+        if (query.releasable && this.spareQueries.length < MAX_SPARE_QUERIES) this.spareQueries.push(query);
+      },
     };
     this.tcpTransport = {
       proto: "tcp",
@@ -128,25 +136,17 @@ export class Listener {
   }
 
   private received(packet: Buffer, address: string, port: number, slot: number): void {
-    let query = this.spareQuery;
-    if (query === null) query = new Query(this.udpTransport, address, port, this.family);
-    else {
-      this.spareQuery = null;
-      query.reuse(address, port);
-    }
+    let query = this.spareQueries.pop();
+    // A failure answered after the query was released marks it (see Query.reusable): skip it.
+    while (query !== undefined && !query.reusable) query = this.spareQueries.pop();
+    if (query === undefined) query = new Query(this.udpTransport, address, port, this.family);
+    else query.reuse(address, port);
     query.slot = slot;
     this.started();
     dispatch(query, packet, this.router, this.hooks);
     query.slot = -1;
-    if (query.answered) {
-      // A cache hit or an index answer is answered before dispatch returns and nothing keeps it:
-      // the next datagram reuses the object, so neither allocates a query of ours.
-      if (query.interceptor === null && (query.plugin === "cache" || query.plugin === "kubernetes"))
-        this.spareQuery = query;
-    } else if (this.udp?.borrowsPackets === true) {
-      // Still waiting (an upstream, a flight): its bytes must outlive the slot they arrived in.
-      query.buf = Buffer.from(query.buf);
-    }
+    // Still waiting (an upstream, a flight): its bytes must outlive the slot they arrived in.
+    if (!query.answered && this.udp?.borrowsPackets === true) query.ownPacket();
   }
 
   async start(): Promise<void> {

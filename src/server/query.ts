@@ -14,6 +14,8 @@ export interface Transport {
    * assumed to keep the reply, so reusable reply memory is never handed to it twice.
    */
   sendsQueued?(): number;
+  /** The query was answered and may be taken back for another datagram (see Query.reusable). */
+  release?(query: Query): void;
 }
 
 /** Receives the finished reply, e.g. for metrics and query logs. */
@@ -25,6 +27,9 @@ export interface ReplyObserver {
 export interface ReplyInterceptor {
   complete(query: Query, reply: Buffer): void;
 }
+
+/** A query's own copy of its packet fits here (a header, a name, EDNS options); larger ones are copied. */
+const OWN_BYTES = 512;
 
 export class Query extends QueryView {
   transport: Transport;
@@ -56,6 +61,13 @@ export class Query extends QueryView {
    * the cache and so must see cache hits too). A block without such a plugin pays one null check.
    */
   replyFilter: ((reply: Buffer) => void) | null = null;
+  /**
+   * False once a failure was answered (a plugin threw): work started for the query may still
+   * complete later and must find it answered, not reused for another client.
+   */
+  reusable = true;
+  /** Memory the query keeps for its own copy of a borrowed packet (reused with the object). */
+  private own: Buffer | null = null;
 
   constructor(transport: Transport, remoteAddress: string, remotePort: number, family: 1 | 2) {
     super();
@@ -82,6 +94,34 @@ export class Query extends QueryView {
     this.noStore = false;
     this.clientReady = false;
     this.replyFilter = null;
+    this.reusable = true;
+  }
+
+  /** Copy the packet into memory of the query's own (it arrived in memory the socket reuses). */
+  ownPacket(): void {
+    const length = this.buf.length;
+    if (length > OWN_BYTES) {
+      this.buf = Buffer.from(this.buf);
+      return;
+    }
+    if (this.own === null) this.own = Buffer.allocUnsafeSlow(OWN_BYTES);
+    const own = this.own;
+    this.buf.copy(own, 0, 0, length);
+    this.buf = own.subarray(0, length);
+  }
+
+  /**
+   * Answered, no flight waiting on it (a flight's waiters are answered when it completes), no
+   * failure behind it: nothing can reach this object again, so another datagram may use it.
+   */
+  get releasable(): boolean {
+    return this.answered && this.interceptor === null && this.reusable;
+  }
+
+  /** Answer SERVFAIL after a failure, and never reuse this object (see `reusable`). */
+  sendFailure(reply: () => Buffer): void {
+    this.reusable = false;
+    if (!this.answered) this.sendFinal(reply());
   }
 
   /** Send a finished, client-ready reply; later calls are ignored (exactly one answer). */
@@ -91,5 +131,6 @@ export class Query extends QueryView {
     if (this.replyFilter !== null) this.replyFilter(reply);
     this.transport.send(this, reply);
     this.observer?.replied(this, reply);
+    this.transport.release?.(this);
   }
 }

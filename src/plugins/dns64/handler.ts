@@ -93,7 +93,7 @@ export class Dns64Plugin implements Handler {
         done(reply);
       } catch {
         // A reply dns-packet cannot re-encode: the client still gets an answer.
-        if (!query.answered) query.sendFinal(errorReply(query, RCODE.SERVFAIL));
+        query.sendFailure(() => errorReply(query, RCODE.SERVFAIL));
       }
     };
     next(inner);

@@ -48,7 +48,7 @@ export class RewritePlugin implements Handler {
       deliver(query, restore(query, reply, rewriters));
     } catch (error) {
       this.onError(error);
-      if (!query.answered) query.sendFinal(errorReply(query, RCODE.SERVFAIL));
+      query.sendFailure(() => errorReply(query, RCODE.SERVFAIL));
     }
   }
 }

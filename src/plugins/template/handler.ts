@@ -106,6 +106,7 @@ export class TemplatePlugin implements Handler {
           this.follow(query, targets, sections)
             .then(() => answer(query, "template", rcode, sections))
             .catch(() => {
+              query.reusable = false;
               if (!query.answered) this.fail(query);
             });
           return;
