@@ -28,8 +28,13 @@ export interface ReplyInterceptor {
   complete(query: Query, reply: Buffer): void;
 }
 
-/** A query's own copy of its packet fits here (a header, a name, EDNS options); larger ones are copied. */
-const OWN_BYTES = 512;
+/**
+ * A query's own copy of its packet: sized to the packet (at least 128 bytes, rounded up to 64), kept
+ * with the object and grown only for a longer packet. Every query waiting in an upstream outage
+ * holds one (10,000 at 2,000 q/s), so it is no bigger than its packets need.
+ */
+const MIN_OWN_BYTES = 128;
+const MAX_OWN_BYTES = 512;
 
 export class Query extends QueryView {
   transport: Transport;
@@ -100,11 +105,12 @@ export class Query extends QueryView {
   /** Copy the packet into memory of the query's own (it arrived in memory the socket reuses). */
   ownPacket(): void {
     const length = this.buf.length;
-    if (length > OWN_BYTES) {
+    if (length > MAX_OWN_BYTES) {
       this.buf = Buffer.from(this.buf);
       return;
     }
-    if (this.own === null) this.own = Buffer.allocUnsafeSlow(OWN_BYTES);
+    if (this.own === null || this.own.length < length)
+      this.own = Buffer.allocUnsafeSlow(Math.max(MIN_OWN_BYTES, (length + 63) & ~63));
     const own = this.own;
     this.buf.copy(own, 0, 0, length);
     this.buf = own.subarray(0, length);
