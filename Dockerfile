@@ -93,6 +93,7 @@ EXPOSE 53/udp 53/tcp 9253/tcp 9353/tcp 8080/tcp 8181/tcp
 # never returns (1 MiB saved ~1 MiB more but halved the rate a watch-event burst is applied at); collecting the old generation at 1.2x its live size (the cache is off the heap, so
 # little lives there) stops promoted miss-path garbage piling up under load and in upstream outages;
 # the malloc tunables return freed V8 compiler zones and socket buffers instead of pinning them in
-# per-thread arenas. Together ~55 MiB less under load for a few per cent of CPU per query.
+# per-thread arenas. Together ~55 MiB less under load for a few per cent of CPU per query. Without
+# Maglev (V8's mid-tier compiler) ~5 MiB less RssAnon with a full cache at the same CPU per query.
 ENV MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=32768 MALLOC_TRIM_THRESHOLD_=32768
-ENTRYPOINT ["/usr/bin/tini","--","node","--max-semi-space-size=2","--heap-growing-percent=20","/app/dist/main.js"]
+ENTRYPOINT ["/usr/bin/tini","--","node","--max-semi-space-size=2","--heap-growing-percent=20","--no-maglev","/app/dist/main.js"]
