@@ -68,7 +68,6 @@ typedef struct {
   pending_send *pending_tail;
   size_t pending_bytes;
   uint32_t pending_count;
-  double dropped;
 } udp_socket;
 
 static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *detail) {
@@ -125,12 +124,10 @@ static void set_poll(udp_socket *s);
 static int queue_pending(udp_socket *s, const void *data, size_t len, const struct sockaddr_storage *addr,
                          socklen_t addrlen) {
   if (s->pending_bytes + len > MAX_PENDING_BYTES) {
-    s->dropped++;
     return -1;
   }
   pending_send *p = malloc(sizeof *p + len);
   if (p == NULL) {
-    s->dropped++;
     return -1;
   }
   p->next = NULL;
@@ -321,6 +318,14 @@ static udp_socket *socket_arg(napi_env env, napi_value value) {
   return data;
 }
 
+/** A binding's arguments (those not passed are undefined), the socket in the first; returns how many were passed. */
+static size_t socket_args(napi_env env, napi_callback_info info, size_t count, napi_value *argv, udp_socket **s) {
+  size_t argc = count;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  *s = socket_arg(env, argv[0]);
+  return argc;
+}
+
 static int string_arg(napi_env env, napi_value value, char *out, size_t size) {
   size_t len = 0;
   if (napi_get_value_string_utf8(env, value, out, size, &len) != napi_ok) return -1;
@@ -425,10 +430,9 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
 
 // send(socket, reply: Buffer, length, slot): to the sender of `slot` of the batch being handled.
 static napi_value js_send(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  udp_socket *s = socket_arg(env, argv[0]);
+  udp_socket *s;
+  socket_args(env, info, 4, argv, &s);
   if (s == NULL || s->closed) return NULL;
   void *data;
   size_t size;
@@ -453,10 +457,9 @@ static napi_value js_send(napi_env env, napi_callback_info info) {
 
 // sendTo(socket, reply: Buffer, length, port, address): now, or queued (copied) if the buffer is full.
 static napi_value js_send_to(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
   napi_value argv[5];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  udp_socket *s = socket_arg(env, argv[0]);
+  udp_socket *s;
+  socket_args(env, info, 5, argv, &s);
   if (s == NULL || s->closed) return NULL;
   void *data;
   size_t size;
@@ -477,10 +480,9 @@ static napi_value js_send_to(napi_env env, napi_callback_info info) {
 
 // address(socket, slot): the sender of `slot` as text (inet_ntop), for IPv6 senders.
 static napi_value js_address(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2], out;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  udp_socket *s = socket_arg(env, argv[0]);
+  udp_socket *s;
+  socket_args(env, info, 2, argv, &s);
   uint32_t slot;
   napi_get_value_uint32(env, argv[1], &slot);
   if (s == NULL || slot >= s->batch) return throw_type(env, "address: slot is not part of the batch being handled");
@@ -495,10 +497,9 @@ static napi_value js_address(napi_env env, napi_callback_info info) {
 
 // connect(socket, address, port) / connect(socket): associate with a peer, or dissolve it (AF_UNSPEC).
 static napi_value js_connect(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  udp_socket *s = socket_arg(env, argv[0]);
+  udp_socket *s;
+  size_t argc = socket_args(env, info, 3, argv, &s);
   if (s == NULL || s->closed) return throw_errno(env, EBADF, "connect", NULL);
   struct sockaddr_storage addr;
   socklen_t addrlen;
@@ -521,47 +522,19 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
 
 // queued(socket): replies waiting for the send buffer (copied; they hold no caller memory).
 static napi_value js_queued(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1], out;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  udp_socket *s = socket_arg(env, argv[0]);
+  udp_socket *s;
+  socket_args(env, info, 1, argv, &s);
   napi_create_uint32(env, s == NULL ? 0 : s->pending_count, &out);
-  return out;
-}
-
-// dropped(socket): replies dropped because the queue behind a full send buffer was full too.
-static napi_value js_dropped(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], out;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  udp_socket *s = socket_arg(env, argv[0]);
-  napi_create_double(env, s == NULL ? 0 : s->dropped, &out);
-  return out;
-}
-
-// localPort(socket): the bound port (port 0 binds an ephemeral one).
-static napi_value js_local_port(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1], out;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  udp_socket *s = socket_arg(env, argv[0]);
-  if (s == NULL || s->closed) return throw_errno(env, EBADF, "getsockname", NULL);
-  struct sockaddr_storage addr;
-  socklen_t len = sizeof addr;
-  if (getsockname(s->fd, (struct sockaddr *)&addr, &len) != 0) return throw_errno(env, errno, "getsockname", NULL);
-  int port = addr.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&addr)->sin_port)
-                                       : ntohs(((struct sockaddr_in6 *)&addr)->sin6_port);
-  napi_create_int32(env, port, &out);
   return out;
 }
 
 // reading(socket, on): stop or resume taking datagrams off the socket.
 static napi_value js_reading(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
   bool on = true;
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  udp_socket *s = socket_arg(env, argv[0]);
+  udp_socket *s;
+  socket_args(env, info, 2, argv, &s);
   napi_get_value_bool(env, argv[1], &on);
   if (s != NULL && !s->closed) {
     s->paused = on ? 0 : 1;
@@ -572,10 +545,9 @@ static napi_value js_reading(napi_env env, napi_callback_info info) {
 
 // close(socket): replies still queued get one last try; nothing is read after this.
 static napi_value js_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  udp_socket *s = socket_arg(env, argv[0]);
+  udp_socket *s;
+  socket_args(env, info, 1, argv, &s);
   if (s != NULL) close_socket(s);
   return NULL;
 }
@@ -588,8 +560,6 @@ NAPI_MODULE_INIT() {
       {"address", NULL, js_address, NULL, NULL, NULL, napi_default, NULL},
       {"connect", NULL, js_connect, NULL, NULL, NULL, napi_default, NULL},
       {"queued", NULL, js_queued, NULL, NULL, NULL, napi_default, NULL},
-      {"dropped", NULL, js_dropped, NULL, NULL, NULL, napi_default, NULL},
-      {"localPort", NULL, js_local_port, NULL, NULL, NULL, napi_default, NULL},
       {"reading", NULL, js_reading, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_default, NULL},
   };

@@ -130,11 +130,6 @@ export class Listener {
     };
   }
 
-  /** The UDP path in use ("batched" or "dgram"), once started. */
-  get udpKind(): string {
-    return this.udp?.kind ?? "";
-  }
-
   private received(packet: Buffer, address: string, port: number, slot: number): void {
     let query = this.spareQueries.pop();
     // A failure answered after the query was released marks it (see Query.reusable): skip it.

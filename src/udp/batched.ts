@@ -25,8 +25,6 @@ interface NativeUdp {
   address(socket: NativeSocket, slot: number): string;
   connect(socket: NativeSocket, address?: string, port?: number): void;
   queued(socket: NativeSocket): number;
-  dropped(socket: NativeSocket): number;
-  localPort(socket: NativeSocket): number;
   reading(socket: NativeSocket, on: boolean): void;
   close(socket: NativeSocket): void;
 }
